@@ -1,0 +1,1 @@
+"""ppgan-fom: First Order Motion Model in PaddlePaddle."""

@@ -1,0 +1,102 @@
+"""Dense motion: from sparse keypoint motions to a dense flow and an occlusion map."""
+
+from __future__ import annotations
+
+from typing import Dict
+
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from .antialias import AntiAliasInterpolation2d
+from .grid import kp2gaussian, make_coordinate_grid
+from .hourglass import Hourglass
+
+
+def _head(in_ch: int, out_ch: int, mobile_net: bool) -> nn.Layer:
+    """7x7 conv, or PaddleGAN mobile's conv3 -> ReLU -> conv3 -> ReLU -> conv3."""
+    if not mobile_net:
+        return nn.Conv2D(in_ch, out_ch, 7, padding=3)
+    return nn.Sequential(nn.Conv2D(in_ch, in_ch, 3, padding=1), nn.ReLU(),
+                         nn.Conv2D(in_ch, in_ch, 3, padding=1), nn.ReLU(),
+                         nn.Conv2D(in_ch, out_ch, 3, padding=1))
+
+
+def inverse_2x2(m: paddle.Tensor) -> paddle.Tensor:
+    """Closed-form inverse of (..., 2, 2) matrices."""
+    a, b = m[..., 0, 0], m[..., 0, 1]
+    c, d = m[..., 1, 0], m[..., 1, 1]
+    det = a * d - b * c
+    return paddle.stack([paddle.stack([d, -b], -1), paddle.stack([-c, a], -1)], -2) \
+        / det.unsqueeze(-1).unsqueeze(-1)
+
+
+class DenseMotionNetwork(nn.Layer):
+    """Predicts the backward flow source <- driving at ``scale_factor`` resolution.
+
+    forward(source (B, C, H, W) in [0, 1], kp_driving, kp_source) returns
+    ``mask`` (B, K+1, h, w) softmax weights (channel 0 = background),
+    ``sparse_deformed`` (B, K+1, C, h, w), ``deformation`` (B, h, w, 2) sampling grid
+    in [-1, 1] (x, y) and, with ``estimate_occlusion_map``, ``occlusion_map`` (B, 1, h, w)
+    in (0, 1); h, w = H*scale_factor, W*scale_factor.
+    """
+
+    def __init__(self, block_expansion: int, num_blocks: int, max_features: int, num_kp: int,
+                 num_channels: int, estimate_occlusion_map: bool = False,
+                 scale_factor: float = 1, kp_variance: float = 0.01, mobile_net: bool = False):
+        super().__init__()
+        self.hourglass = Hourglass(block_expansion, in_features=(num_kp + 1) * (num_channels + 1),
+                                   max_features=max_features, num_blocks=num_blocks,
+                                   mobile_net=mobile_net)
+        feats = self.hourglass.out_filters
+        self.mask = _head(feats, num_kp + 1, mobile_net)
+        self.occlusion = _head(feats, 1, mobile_net) if estimate_occlusion_map else None
+        self.num_kp = num_kp
+        self.scale_factor = scale_factor
+        self.kp_variance = kp_variance
+        if scale_factor != 1:
+            self.down = AntiAliasInterpolation2d(num_channels, scale_factor, mobile_net=mobile_net)
+
+    def heatmaps(self, kp_driving, kp_source, h: int, w: int) -> paddle.Tensor:
+        """(B, K+1, 1, h, w): driving minus source Gaussians, zero background first."""
+        heat = kp2gaussian(kp_driving["value"], (h, w), self.kp_variance) \
+            - kp2gaussian(kp_source["value"], (h, w), self.kp_variance)
+        zeros = paddle.zeros([heat.shape[0], 1, h, w], heat.dtype)
+        return paddle.concat([zeros, heat], axis=1).unsqueeze(2)
+
+    def sparse_motions(self, kp_driving, kp_source, h: int, w: int) -> paddle.Tensor:
+        """(B, K+1, h, w, 2): identity, then ``J_s inv(J_d) (z - kp_d) + kp_s`` per keypoint."""
+        grid = make_coordinate_grid((h, w), kp_source["value"].dtype)
+        b, k = kp_driving["value"].shape[0], self.num_kp
+        diff = grid.reshape([1, 1, h, w, 2]) - kp_driving["value"].reshape([b, k, 1, 1, 2])
+        if "jacobian" in kp_driving:
+            jac = paddle.matmul(kp_source["jacobian"], inverse_2x2(kp_driving["jacobian"]))
+            diff = (jac.reshape([b, k, 1, 1, 2, 2]) * diff.unsqueeze(-2)).sum(-1)
+        moved = diff + kp_source["value"].reshape([b, k, 1, 1, 2])
+        identity = grid.reshape([1, 1, h, w, 2]).expand([b, 1, h, w, 2])
+        return paddle.concat([identity, moved], axis=1)
+
+    def deform_source(self, source: paddle.Tensor, motions: paddle.Tensor) -> paddle.Tensor:
+        """Warp the (down-scaled) source by each motion: (B, K+1, C, h, w)."""
+        b, c, h, w = source.shape
+        n = self.num_kp + 1
+        rep = source.unsqueeze(1).expand([b, n, c, h, w]).reshape([b * n, c, h, w])
+        out = F.grid_sample(rep, motions.reshape([b * n, h, w, 2]), mode="bilinear",
+                            padding_mode="zeros", align_corners=True)
+        return out.reshape([b, n, c, h, w])
+
+    def forward(self, source_image: paddle.Tensor, kp_driving, kp_source) -> Dict[str, paddle.Tensor]:
+        if self.scale_factor != 1:
+            source_image = self.down(source_image)
+        b, _, h, w = source_image.shape
+        heat = self.heatmaps(kp_driving, kp_source, h, w)
+        motions = self.sparse_motions(kp_driving, kp_source, h, w)
+        deformed = self.deform_source(source_image, motions)
+        out = {"sparse_deformed": deformed}
+        feats = self.hourglass(paddle.concat([heat, deformed], axis=2).reshape([b, -1, h, w]))
+        mask = F.softmax(self.mask(feats), axis=1)
+        out["mask"] = mask
+        out["deformation"] = (motions * mask.unsqueeze(-1)).sum(axis=1)
+        if self.occlusion is not None:
+            out["occlusion_map"] = F.sigmoid(self.occlusion(feats))
+        return out

@@ -1,0 +1,39 @@
+"""Install ppgan-fom: the ``ppgan_fom`` and ``faceutils`` packages."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+
+def _requirements() -> list:
+    lines = (HERE / "requirements.txt").read_text().splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+
+
+setup(
+    name="ppgan-fom",
+    version="0.1.0",
+    description="First Order Motion Model in PaddlePaddle: animate every face in a photo, "
+    "anonymize faces in videos.",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.9",
+    packages=find_packages(include=["ppgan_fom", "ppgan_fom.*", "faceutils", "faceutils.*"]),
+    package_data={"faceutils": ["data/*"], "ppgan_fom": ["configs/*.yaml"]},
+    install_requires=_requirements(),
+    extras_require={
+        # converting original PyTorch FOMM checkpoints (python -m ppgan_fom.convert)
+        "torch": ["torch>=2.0"],
+        # running tests and the example notebook
+        "test": ["pytest>=7", "hypothesis>=6", "nbclient>=0.7", "nbformat>=5", "ipykernel>=6"],
+        # training logs in VisualDL
+        "train": ["visualdl>=2.4"],
+    },
+    entry_points={
+        "console_scripts": [
+            "ppgan-fom-demo=ppgan_fom.cli:demo_main",
+            "ppgan-fom-anonymize=ppgan_fom.cli:anonymize_main",
+        ]
+    },
+)
