@@ -172,7 +172,7 @@ def from_dict(cfg: Mapping[str, Any], name: str = "custom",
     except (KeyError, TypeError) as exc:
         raise InputError(f"config '{name}': not a FOMM config ({exc})") from None
     # PaddleGAN passes mobile_net separately to the kp detector and the generator.
-    size = image_size or (int(shape[0]) if shape else 256)
+    size = image_size if image_size is not None else (int(shape[0]) if shape else 256)
     out = ModelConfig(num_kp=int(common.get("num_kp", 10)),
                       num_channels=int(common.get("num_channels", 3)),
                       estimate_jacobian=bool(common.get("estimate_jacobian", False)),
@@ -202,19 +202,19 @@ def load_config(path_or_name: str | Path | Mapping[str, Any] | ModelConfig | Non
         mobile_net: with ``None``, choose ``vox-mobile``.
     """
     if isinstance(path_or_name, ModelConfig):
-        return path_or_name.with_image_size(image_size) if image_size else path_or_name
+        return path_or_name.with_image_size(image_size) if image_size is not None else path_or_name
     if path_or_name is None:
         if mobile_net:
             name = "vox-mobile"
         else:
             name = "vox-512" if image_size == 512 else "vox-256"
         cfg = PRESETS[name]
-        return cfg.with_image_size(image_size) if image_size else cfg
+        return cfg.with_image_size(image_size) if image_size is not None else cfg
     if isinstance(path_or_name, Mapping):
         return from_dict(path_or_name, image_size=image_size)
     if str(path_or_name) in PRESETS:
         cfg = PRESETS[str(path_or_name)]
-        return cfg.with_image_size(image_size) if image_size else cfg
+        return cfg.with_image_size(image_size) if image_size is not None else cfg
     path = Path(path_or_name)
     if not path.is_file():
         raise InputError(f"{path}: config file not found (presets: {', '.join(PRESETS)})")

@@ -257,7 +257,7 @@ def load_checkpoint(path: os.PathLike) -> dict:
         if str(exc).startswith("refused global"):
             raise WeightsError(f"{path}: refused to load: the file {exc} (only arrays and "
                                f"plain containers are allowed; it may carry code)") from None
-        raise WeightsError(f"{path}: not a Paddle checkpoint ({exc})") from None
+        raise WeightsError(f"{path}: truncated or not a Paddle checkpoint ({exc})") from None
     except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError,
             MemoryError, OverflowError) as exc:
         raise WeightsError(f"{path}: truncated or not a Paddle checkpoint "

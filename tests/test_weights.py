@@ -1,0 +1,173 @@
+"""Weights registry, cache, offline mode, checksums and strict/safe checkpoint loading."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+
+from ppgan_fom import weights as W
+from ppgan_fom.config import load_config
+from ppgan_fom.errors import WeightsError
+from ppgan_fom.model import load_fomm
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(W.ENV_HOME, str(tmp_path / "cache"))
+    monkeypatch.delenv(W.ENV_OFFLINE, raising=False)
+    return tmp_path / "cache"
+
+
+def _fake_downloader(payload: bytes, calls: list):
+    def dl(url, dest):
+        calls.append(url)
+        dest.write_bytes(payload)
+    return dl
+
+
+def test_local_path_wins(tmp_path, cache):
+    f = tmp_path / "mine.pdparams"
+    f.write_bytes(b"x")
+    calls = []
+    assert W.resolve_weights(str(f), downloader=_fake_downloader(b"", calls)) == f
+    assert calls == []
+
+
+def test_missing_local_path_names_it(tmp_path):
+    with pytest.raises(WeightsError, match="nope.pdparams: weights file not found"):
+        W.resolve_weights(str(tmp_path / "nope.pdparams"))
+
+
+def test_download_then_cache_hit_records_sha256(cache):
+    calls = []
+    dl = _fake_downloader(b"weights-bytes", calls)
+    p = W.resolve_weights("vox-256", downloader=dl)
+    assert p == cache / "vox-cpk.pdparams" and p.read_bytes() == b"weights-bytes"
+    assert calls == [W.REGISTRY["vox-256"].url]
+    side = p.with_name(p.name + ".sha256")
+    assert side.read_text().strip() == W.sha256_of(p)
+    assert not [x for x in cache.iterdir() if ".tmp-" in x.name]  # temp renamed away
+    assert W.resolve_weights("vox-256", downloader=dl) == p
+    assert len(calls) == 1  # cache hit: no second download
+
+
+def test_sha256_mismatch_is_detected(cache):
+    p = W.resolve_weights("s3fd", downloader=_fake_downloader(b"good", []))
+    p.write_bytes(b"tampered")
+    with pytest.raises(WeightsError, match="does not match the recorded"):
+        W.resolve_weights("s3fd")
+
+
+def test_pinned_checksum_is_enforced_on_download(cache, monkeypatch):
+    spec = W.WeightSpec("pinned", "https://example.invalid/p.pdparams", "p.pdparams", "t",
+                        sha256="0" * 64)
+    monkeypatch.setitem(W.REGISTRY, "pinned", spec)
+    with pytest.raises(WeightsError, match="expected 0000"):
+        W.resolve_weights("pinned", downloader=_fake_downloader(b"abc", []))
+    assert not (cache / "p.pdparams").exists()
+
+
+def test_offline_error_names_file_and_url(cache, monkeypatch):
+    monkeypatch.setenv(W.ENV_OFFLINE, "1")
+    with pytest.raises(WeightsError) as e:
+        W.resolve_weights("vox-256", downloader=_fake_downloader(b"", []))
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert W.REGISTRY["vox-256"].url in msg and str(cache / "vox-cpk.pdparams") in msg
+
+
+def test_failed_download_names_url_and_leaves_nothing(cache):
+    def broken(url, dest):
+        dest.write_bytes(b"partial")
+        raise ConnectionError("network unreachable")
+    with pytest.raises(WeightsError, match="could not download.*vox-cpk-512.pdparams"):
+        W.resolve_weights("vox-512", downloader=broken)
+    assert list(cache.iterdir()) == []
+
+
+def test_golden_checkpoint_loads_with_safe_unpickler(small_weights):
+    state = W.load_checkpoint(small_weights)
+    assert set(state) == {"generator", "kp_detector"}
+    v = state["kp_detector"]["kp.weight"]
+    assert isinstance(v, np.ndarray) and v.dtype == np.float32 and v.shape == (10, 11, 7, 7)
+
+
+def test_structure_mismatch_lists_keys(tmp_path, small_weights, small_config_path):
+    state = W.load_checkpoint(small_weights)
+    del state["generator"]["final.bias"]
+    state["generator"]["extra.weight"] = np.zeros(3, np.float32)
+    state["kp_detector"]["kp.weight"] = np.zeros((10, 11, 5, 5), np.float32)
+    bad = W.save_checkpoint(tmp_path / "bad.pdparams", state)
+    cfg = load_config(small_config_path)
+    with pytest.raises(WeightsError) as e:
+        load_fomm(cfg, bad)
+    msg = str(e.value)
+    assert "missing: final.bias" in msg and "unexpected: extra.weight" in msg
+    state["generator"]["final.bias"] = np.zeros(3, np.float32)
+    del state["generator"]["extra.weight"]
+    W.save_checkpoint(tmp_path / "bad2.pdparams", state)
+    with pytest.raises(WeightsError, match=r"kp.weight \(10, 11, 5, 5\) != \(10, 11, 7, 7\)"):
+        load_fomm(cfg, tmp_path / "bad2.pdparams")
+
+
+def test_wrong_architecture_is_a_clear_error(small_weights):
+    with pytest.raises(WeightsError, match="do not match the model architecture"):
+        load_fomm(load_config("vox-256"), small_weights)
+
+
+def test_truncated_and_non_checkpoint_files(tmp_path, small_weights):
+    trunc = tmp_path / "trunc.pdparams"
+    trunc.write_bytes(small_weights.read_bytes()[:5000])
+    with pytest.raises(WeightsError, match="trunc.pdparams: truncated or not a Paddle checkpoint"):
+        W.load_checkpoint(trunc)
+    text = tmp_path / "text.pdparams"
+    text.write_text("hello, I am not a checkpoint")
+    with pytest.raises(WeightsError, match="text.pdparams: .*not a Paddle checkpoint"):
+        W.load_checkpoint(text)
+    empty = tmp_path / "empty.pdparams"
+    empty.write_bytes(b"")
+    with pytest.raises(WeightsError, match="empty file"):
+        W.load_checkpoint(empty)
+    lst = tmp_path / "list.pdparams"
+    lst.write_bytes(pickle.dumps([1, 2, 3]))
+    with pytest.raises(WeightsError, match="top level is list"):
+        W.load_checkpoint(lst)
+    noparts = tmp_path / "flat.pdparams"
+    W.save_checkpoint(noparts, {"a": np.zeros(2, np.float32)})
+    with pytest.raises(WeightsError, match="no generator, kp_detector section"):
+        load_fomm(load_config("vox-256"), noparts)
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_malicious_pickle_is_refused_and_runs_nothing(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pdparams"
+    evil.write_bytes(pickle.dumps({"generator": {"w": _Evil(marker)}}, protocol=4))
+    # sanity: the plain pickle module WOULD execute it
+    probe = tmp_path / "probe"
+    pickle.loads(pickle.dumps(_Evil(probe)))
+    assert probe.exists()
+    with pytest.raises(WeightsError, match="refused to load.*(posix|os).system"):
+        W.load_checkpoint(evil)
+    assert not marker.exists()
+
+
+def test_save_checkpoint_is_atomic_and_round_trips(tmp_path):
+    state = {"generator": {"a": np.arange(4, dtype=np.float32)}, "kp_detector": {}}
+    p = W.save_checkpoint(tmp_path / "x.pdparams", state)
+    np.testing.assert_array_equal(W.load_checkpoint(p)["generator"]["a"], state["generator"]["a"])
+    assert [x.name for x in tmp_path.iterdir()] == ["x.pdparams"]
+    import paddle  # the file is a normal Paddle checkpoint too
+
+    assert paddle.load(str(p))["generator"]["a"].shape == [4]
