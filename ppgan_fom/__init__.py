@@ -1,1 +1,26 @@
-"""ppgan-fom: First Order Motion Model in PaddlePaddle."""
+"""ppgan-fom: the First Order Motion Model in PaddlePaddle.
+
+``from ppgan_fom import FirstOrderPredictor`` animates every face in a photo with a
+driving video; see the README. Importing the package is cheap: Paddle is loaded when
+a model is built.
+"""
+
+__version__ = "0.1.0"
+
+__all__ = ["FirstOrderPredictor", "AnimateOptions", "FaceAnonymizer", "__version__"]
+
+
+def __getattr__(name):  # lazy: keep `import ppgan_fom` light (no Paddle import)
+    if name == "FirstOrderPredictor":
+        from .predictor import FirstOrderPredictor
+
+        return FirstOrderPredictor
+    if name == "AnimateOptions":
+        from .options import AnimateOptions
+
+        return AnimateOptions
+    if name == "FaceAnonymizer":
+        from .anonymize import FaceAnonymizer
+
+        return FaceAnonymizer
+    raise AttributeError(f"module 'ppgan_fom' has no attribute {name!r}")

@@ -1,0 +1,173 @@
+"""Driving-video preparation: face close-up or auto-crop, and the reference frame.
+
+**Close-up or not.** A few frames spread over the video are run through the face
+detector. If the face's side is at least :data:`CLOSEUP_FRACTION` of the frame's
+shorter side the video is a close-up and is used as is (a non-square frame is cut to
+the square of its shorter side, centred on the face, so faces are never stretched).
+Otherwise one fixed square around every detected face position (with the crop margin)
+is cut from each frame: fixed over the whole video, so the crop cannot jitter and the
+motion stays the face's own. With no face found, the whole frame is used and a
+warning is logged.
+
+**Reference frame.** In relative mode FOMM moves the source keypoints by the driving
+keypoints' displacement from a reference frame (frame 0 by default). ``best_frame=i``
+makes frame i the reference; ``find_best_frame`` picks the frame whose keypoint layout
+is closest to the source face's (keypoints centred and scaled by the square root of
+their convex-hull area, sum of squared distances). PaddleGAN animates frames i..end and
+i..0 separately and concatenates them; each output frame depends only on its own
+driving frame and on the reference, so this module streams the frames in their natural
+order with the same reference, which gives the same frames in the right order and
+keeps memory flat.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Iterator, List, Optional, Sequence
+
+import numpy as np
+
+from .compositing import Box, crop_square, resize_square
+from .video_io import VideoInfo, iter_frames
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DrivingCrop", "plan_driving_crop", "driving_frames", "sample_indices",
+           "normalized_kp_layout", "best_frame_index", "CLOSEUP_FRACTION"]
+
+#: A face at least this fraction of the frame's shorter side makes a close-up.
+CLOSEUP_FRACTION = 0.35
+#: Number of frames sampled to decide close-up vs auto-crop.
+SAMPLES = 8
+
+
+@dataclass(frozen=True)
+class DrivingCrop:
+    """How each driving frame is turned into the model's square input.
+
+    ``box`` is a square ``(x1, y1, x2, y2)`` in frame pixels (may hang over the
+    border: padded), or ``None`` for a square frame used whole.
+    """
+
+    box: Optional[Box]
+    reason: str
+
+
+def sample_indices(n_frames: int, k: int = SAMPLES) -> List[int]:
+    """Up to ``k`` frame indices spread evenly over ``[0, n_frames)``."""
+    if n_frames <= 0:
+        return []
+    return sorted(set(np.linspace(0, n_frames - 1, num=min(k, n_frames)).round().astype(int)))
+
+
+def plan_driving_crop(frames: Sequence[np.ndarray], frame_shape: Sequence[int], detector,
+                      margin: float = 0.5, enabled: bool = True) -> DrivingCrop:
+    """Decide how to crop a driving video from a few sampled frames.
+
+    Args:
+        frames: sampled (H, W, 3) uint8 RGB frames (see :func:`sample_indices`).
+        frame_shape: (H, W, ...) of the video.
+        detector: a ``faceutils`` detector (``detect(img) -> (N, 5)``), or None.
+        margin: crop margin around the face (as in the photo crops).
+        enabled: False to never auto-crop (close-up assumed).
+    """
+    from faceutils import square_box
+
+    h, w = int(frame_shape[0]), int(frame_shape[1])
+    short = min(h, w)
+    faces = []
+    if detector is not None:
+        for frame in frames:
+            dets = detector.detect(frame)
+            if len(dets):
+                sides = np.maximum(dets[:, 2] - dets[:, 0], dets[:, 3] - dets[:, 1])
+                faces.append(dets[int(np.argmax(sides))])
+    centre_box = _centre_square(h, w, faces)
+    if not faces:
+        reason = "no face detected in the sampled driving frames: using the whole frame"
+        logger.warning(reason)
+        return DrivingCrop(centre_box, reason)
+    faces_arr = np.asarray(faces, np.float64)
+    side = float(np.median(np.maximum(faces_arr[:, 2] - faces_arr[:, 0],
+                                      faces_arr[:, 3] - faces_arr[:, 1])))
+    if not enabled or side >= CLOSEUP_FRACTION * short:
+        reason = (f"driving video is a face close-up (face {side:.0f}px of {short}px): "
+                  f"used as is")
+        return DrivingCrop(centre_box, reason)
+    # one fixed square covering every sampled face position
+    union = [faces_arr[:, 0].min(), faces_arr[:, 1].min(), faces_arr[:, 2].max(),
+             faces_arr[:, 3].max()]
+    ux, uy = (union[0] + union[2]) / 2, (union[1] + union[3]) / 2
+    half = side / 2
+    merged = [ux - half, uy - half, ux + half, uy + half]
+    box = square_box(merged, frame_shape, margin=margin, mode="shift")
+    spread = max(union[2] - union[0], union[3] - union[1]) - side
+    if spread > 0:  # grow to keep every position inside the crop
+        grow = int(np.ceil(spread))
+        box = square_box(merged, frame_shape, margin=margin + spread / (2 * side), mode="shift")
+        logger.debug("driving crop grown by %d px to cover the face's motion", grow)
+    reason = (f"driving face is small ({side:.0f}px of {short}px): auto-cropped to a fixed "
+              f"square {box}")
+    return DrivingCrop(tuple(int(v) for v in box), reason)
+
+
+def _centre_square(h: int, w: int, faces) -> Optional[Box]:
+    """None for a square frame; else the square of the shorter side centred on the face."""
+    if h == w:
+        return None
+    side = min(h, w)
+    if faces:
+        f = np.asarray(faces, np.float64)
+        cx, cy = (f[:, 0] + f[:, 2]).mean() / 2, (f[:, 1] + f[:, 3]).mean() / 2
+    else:
+        cx, cy = w / 2, h / 2
+    x1 = int(np.clip(round(cx - side / 2), 0, w - side))
+    y1 = int(np.clip(round(cy - side / 2), 0, h - side))
+    return (x1, y1, x1 + side, y1 + side)
+
+
+def driving_frames(path, crop: DrivingCrop, size: int,
+                   allow_partial: bool = False) -> Iterator[np.ndarray]:
+    """Stream the driving video as (size, size, 3) uint8 RGB model inputs."""
+    for frame in iter_frames(path, allow_partial=allow_partial):
+        if crop.box is None:
+            yield resize_square(frame, size)
+        else:
+            yield crop_square(frame, crop.box, size)
+
+
+def read_sample_frames(path, info: VideoInfo, allow_partial: bool = False) -> List[np.ndarray]:
+    """The frames at :func:`sample_indices` (one streaming pass, stops after the last)."""
+    wanted = set(sample_indices(info.n_frames))
+    last = max(wanted) if wanted else -1
+    out = []
+    for i, frame in enumerate(iter_frames(path, allow_partial=True)):
+        if i in wanted:
+            out.append(frame)
+        if i >= last:
+            break
+    return out
+
+
+def normalized_kp_layout(values: np.ndarray) -> np.ndarray:
+    """(N, K, 2) keypoints -> centred and scaled by sqrt(convex hull area), (N, K, 2)."""
+    from .motion import hull_area
+
+    values = np.asarray(values, np.float64)
+    centred = values - values.mean(axis=1, keepdims=True)
+    scale = np.array([np.sqrt(max(hull_area(v), 1e-12)) for v in values])
+    return centred / scale[:, None, None]
+
+
+def best_frame_index(source_kp: np.ndarray, driving_kp: np.ndarray) -> int:
+    """Index of the driving frame whose keypoint layout is closest to the source's.
+
+    Args:
+        source_kp: (K, 2) or (1, K, 2) source keypoints.
+        driving_kp: (N, K, 2) keypoints of every driving frame.
+    """
+    src = normalized_kp_layout(np.asarray(source_kp).reshape(1, -1, 2))[0]
+    drv = normalized_kp_layout(driving_kp)
+    dist = ((drv - src[None]) ** 2).sum(axis=(1, 2))
+    return int(np.argmin(dist))

@@ -1,0 +1,152 @@
+"""Runtime options shared by the Python API and the command-line tools.
+
+:class:`AnimateOptions` is the single source of defaults: ``FirstOrderPredictor``'s
+keywords, ``first-order-demo.py``'s flags and ``anonymize.py``'s model flags are all
+generated from its fields (name, default, help text in the field metadata).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, Optional
+
+from .errors import InputError
+
+__all__ = ["AnimateOptions", "add_option_flags", "options_from_args", "DETECTOR_ALIASES"]
+
+#: PaddleGAN's ``--face_detector`` names mapped to this project's detector names.
+DETECTOR_ALIASES = {"sfd": "s3fd"}
+
+
+def _opt(default: Any, help: str, group: str = "model", **kw: Any):
+    return field(default=default, metadata={"help": help, "group": group, **kw})
+
+
+@dataclass(frozen=True)
+class AnimateOptions:
+    """Everything a run can be told. Defaults match PaddleGAN's first-order-demo.py."""
+
+    # -- output
+    output: str = _opt("output", "directory for the result video", "io")
+    filename: str = _opt("result.mp4", "file name of the result inside --output", "io")
+    # -- model
+    weight_path: Optional[str] = _opt(
+        None, "local .pdparams (PaddleGAN layout) or a registry name (vox-256, vox-512, "
+              "vox-mobile); default: the official weights for --image_size/--mobile_net")
+    config: Optional[str] = _opt(
+        None, "model config: preset name (vox-256, vox-512, vox-mobile) or YAML path "
+              "(PaddleGAN or original FOMM layout); default: chosen from --image_size and "
+              "--mobile_net as PaddleGAN does")
+    image_size: Optional[int] = _opt(
+        None, "face crop size fed to the model, any size the config supports (a multiple "
+              "of 128 for the vox configs); default: the config's frame size, 256 for presets",
+        type=int)
+    mobile_net: bool = _opt(False, "use PaddleGAN's lightweight vox-mobile model")
+    batch_size: int = _opt(1, "driving frames per generator call (all faces are batched "
+                              "together with them); results do not depend on it", type=int)
+    cpu: bool = _opt(False, "run on the CPU even if a GPU is available")
+    threads: Optional[int] = _opt(None, "CPU threads for Paddle (default: all cores)", type=int)
+    # -- motion
+    relative: bool = _opt(False, "relative motion: move the source keypoints by the driving "
+                                 "video's displacement from its reference frame (recommended)",
+                          "motion")
+    adapt_scale: bool = _opt(False, "scale the relative motion by the ratio of face sizes "
+                                    "(convex hull of keypoints)", "motion")
+    find_best_frame: bool = _opt(
+        False, "use the driving frame whose keypoint layout best matches the source face as "
+               "the reference frame (no extra model download)", "motion")
+    best_frame: Optional[int] = _opt(
+        None, "0-based index of the driving frame to use as the reference frame", "motion",
+        type=int)
+    # -- faces and compositing
+    face_detector: Optional[str] = _opt(
+        None, "face detector: blazeface (embedded, default, no download) or s3fd / sfd "
+              "(PaddleGAN's S3FD, downloads its weights)", "faces")
+    multi_person: bool = _opt(False, "animate every face found; default: the largest only",
+                              "faces")
+    ratio: float = _opt(0.4, "pasted disc radius as a fraction of the square face crop side "
+                             "(0.4 pastes a disc of 0.8x the crop, feathered)", "faces",
+                        type=float)
+    color_match: bool = _opt(True, "match the pasted face's colour and brightness to the "
+                                   "photo around it", "faces", negate="--no_color_match")
+    face_margin: float = _opt(0.5, "space around each detected face in its square crop, as "
+                                   "a fraction of the face size per side", "faces",
+                              type=float)
+    # -- video
+    audio: bool = _opt(True, "copy the driving video's audio into the result", "io",
+                       negate="--no_audio")
+    auto_crop_driving: bool = _opt(
+        True, "crop a driving video that is not a face close-up to a stable square around "
+              "the face", "io", negate="--no_auto_crop_driving")
+    allow_partial_video: bool = _opt(
+        False, "if the driving video is truncated, animate the frames that decode instead of "
+               "failing", "io")
+
+    def __post_init__(self):
+        if not 0 < self.ratio <= 1:
+            raise InputError(f"--ratio must be in (0, 1], got {self.ratio}")
+        if self.batch_size < 1:
+            raise InputError(f"--batch_size must be >= 1, got {self.batch_size}")
+        if self.best_frame is not None and self.best_frame < 0:
+            raise InputError(f"--best_frame must be >= 0, got {self.best_frame}")
+        if self.image_size is not None and self.image_size <= 0:
+            raise InputError(f"--image_size must be positive, got {self.image_size}")
+        if self.face_margin <= -0.5:
+            raise InputError(f"--face_margin must be > -0.5, got {self.face_margin}")
+
+    @property
+    def detector_name(self) -> Optional[str]:
+        """Detector registry name (PaddleGAN's ``sfd`` means ``s3fd``)."""
+        if self.face_detector is None:
+            return None
+        return DETECTOR_ALIASES.get(self.face_detector, self.face_detector)
+
+    def replace(self, **changes: Any) -> "AnimateOptions":
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> "AnimateOptions":
+        """Build from keywords, rejecting unknown names with a clear message."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(kwargs) - names)
+        if unknown:
+            raise TypeError(f"unknown option(s) {', '.join(unknown)}; "
+                            f"known: {', '.join(sorted(names))}")
+        return cls(**kwargs)
+
+
+def add_option_flags(parser: argparse.ArgumentParser, groups: Iterable[str] = (
+        "io", "model", "motion", "faces"), skip: Iterable[str] = ()) -> None:
+    """Add one flag per :class:`AnimateOptions` field (PaddleGAN spelling, defaults from
+    the dataclass) to ``parser``."""
+    titles = {"io": "input/output", "model": "model", "motion": "motion transfer",
+              "faces": "faces and compositing"}
+    skip = set(skip)
+    made = {}
+    for f in dataclasses.fields(AnimateOptions):
+        meta = f.metadata
+        if meta["group"] not in groups or f.name in skip:
+            continue
+        grp = made.setdefault(meta["group"], parser.add_argument_group(titles[meta["group"]]))
+        if f.type in ("bool", bool):
+            if meta.get("negate"):
+                grp.add_argument(meta["negate"], dest=f.name, action="store_false",
+                                 default=f.default, help=f"do not {meta['help']}")
+            else:
+                grp.add_argument(f"--{f.name}", action="store_true", default=f.default,
+                                 help=meta["help"])
+            continue
+        default = f.default
+        grp.add_argument(f"--{f.name}", type=meta.get("type", str), default=default,
+                         help=f"{meta['help']} (default: {default})")
+
+
+def options_from_args(args: argparse.Namespace, **overrides: Any) -> AnimateOptions:
+    """Map parsed flags onto :class:`AnimateOptions` (fields not on the parser keep
+    their defaults)."""
+    values: Dict[str, Any] = {f.name: getattr(args, f.name)
+                              for f in dataclasses.fields(AnimateOptions) if hasattr(args, f.name)}
+    values.update(overrides)
+    return AnimateOptions(**values)
