@@ -36,6 +36,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ppgan_fom.errors import InputError, OutputError, RuntimeFailure, VideoError
+from ppgan_fom.fsutil import publish
 
 logger = logging.getLogger(__name__)
 
@@ -793,7 +794,7 @@ class VideoWriter:
         if self.audio_from is not None:
             final = self._mux_audio(self._tmp)
         try:
-            os.replace(final, self.path)
+            publish(final, self.path)
         except OSError as exc:
             raise OutputError(f"cannot move the finished video into place at {self.path}: "
                               f"{exc.strerror or exc}") from None

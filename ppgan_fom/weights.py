@@ -35,6 +35,7 @@ from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from .errors import WeightsError
+from .fsutil import publish
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +169,7 @@ def resolve_weights(name_or_path: str, *, downloader: Optional[Downloader] = Non
         if spec.sha256 and digest != spec.sha256:
             raise WeightsError(f"{target}: download of {spec.url} has sha256 {digest}, "
                                f"expected {spec.sha256}")
-        os.replace(tmp, target)
+        publish(tmp, target)
     except WeightsError:
         raise
     except Exception as exc:  # network errors of every kind end the same way
@@ -288,7 +289,7 @@ def save_checkpoint(path: os.PathLike, state: Mapping) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             pickle.dump(to_np(state), f, protocol=4)
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
