@@ -14,6 +14,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 import numpy as np
 import paddle
 
+from .engine import EagerEngine
 from .modules import KPDetector, OcclusionAwareGenerator
 from .motion import movement_scale, normalize_kp
 
@@ -65,27 +66,29 @@ class Animator:
         generator, kp_detector: the networks (see :func:`ppgan_fom.model.load_fomm`).
         image_size: crop size S the networks run at.
         batch_size: driving frames per generator call.
+        engine: how the networks execute (:mod:`ppgan_fom.engine`); default eager.
     """
 
     def __init__(self, generator: OcclusionAwareGenerator, kp_detector: KPDetector,
-                 image_size: int, batch_size: int = 1):
+                 image_size: int, batch_size: int = 1, engine: Optional[EagerEngine] = None):
         self.generator = generator
         self.kp_detector = kp_detector
         self.image_size = int(image_size)
         self.batch_size = max(1, int(batch_size))
+        self.engine = engine or EagerEngine(generator, kp_detector)
 
     # ----------------------------------------------------------------- pieces
     @paddle.no_grad()
     def prepare_sources(self, crops: Sequence[np.ndarray]) -> SourceState:
         """Source face crops (each (S, S, 3) uint8 RGB) -> their cached state."""
         image = frames_to_tensor(crops)
-        return SourceState(image=image, kp=self.kp_detector(image),
-                           features=self.generator.encode(image))
+        return SourceState(image=image, kp=self.engine.keypoints(image),
+                           features=self.engine.encode(image))
 
     @paddle.no_grad()
     def keypoints(self, frames: Sequence[np.ndarray]) -> KP:
         """Keypoints of driving frames (each (S, S, 3) uint8): value (B, K, 2), jacobian."""
-        return self.kp_detector(frames_to_tensor(frames))
+        return self.engine.keypoints(frames_to_tensor(frames))
 
     def keypoints_of(self, frames: Iterable[np.ndarray]) -> Iterator[KP]:
         """Keypoints batch by batch for a stream of frames."""
@@ -119,10 +122,10 @@ class Animator:
             else:
                 per_face.append(kp_driving)
         kp_norm = {k: paddle.concat([p[k] for p in per_face], axis=0) for k in kp_driving}
-        out = self.generator(paddle.repeat_interleave(source.image, b, axis=0),
-                             kp_driving=kp_norm, kp_source=_repeat(source.kp, b),
-                             source_features=paddle.repeat_interleave(source.features, b, axis=0))
-        frames = tensor_to_frames(out["prediction"])
+        pred = self.engine.generate(paddle.repeat_interleave(source.image, b, axis=0),
+                                    paddle.repeat_interleave(source.features, b, axis=0),
+                                    kp_norm, _repeat(source.kp, b))
+        frames = tensor_to_frames(pred)
         return frames.reshape(n_faces, b, *frames.shape[1:])
 
     def movement_scales(self, source: SourceState, kp_initial: KP, adapt_scale: bool) -> List[float]:

@@ -48,6 +48,9 @@ class AnimateOptions:
                               "together with them); results do not depend on it", type=int)
     cpu: bool = _opt(False, "run on the CPU even if a GPU is available")
     threads: Optional[int] = _opt(None, "CPU threads for Paddle (default: all cores)", type=int)
+    engine: Optional[str] = _opt(
+        None, "execution: 'static' (Paddle Inference with oneDNN on CPU, the fast default) "
+              "or 'eager' (dynamic graph, the float32 reference)")
     # -- motion
     relative: bool = _opt(False, "relative motion: move the source keypoints by the driving "
                                  "video's displacement from its reference frame (recommended)",

@@ -27,11 +27,12 @@ __all__ = ["FirstOrderPredictor", "load_models_for"]
 def load_models_for(options: AnimateOptions):
     """(config, Animator) for the options: config resolved, weights resolved and loaded
     strictly, device and threads set."""
+    from .engine import make_engine
     from .model import load_fomm
-    from .runtime import setup_device
+    from .runtime import cpu_threads, setup_device
     from .weights import resolve_weights
 
-    setup_device(cpu=options.cpu, threads=options.threads)
+    device = setup_device(cpu=options.cpu, threads=options.threads)
     cfg: ModelConfig = load_config(options.config, image_size=options.image_size,
                                    mobile_net=options.mobile_net)
     weights = options.weight_path
@@ -42,7 +43,9 @@ def load_models_for(options: AnimateOptions):
                              f"pass --weight_path")
     path = resolve_weights(str(weights))
     gen, kp = load_fomm(cfg, path, inference=True)
-    return cfg, Animator(gen, kp, cfg.image_size, options.batch_size)
+    engine = make_engine(options.engine, gen, kp, cfg.image_size, path, repr(cfg),
+                         options.threads or cpu_threads(), device)
+    return cfg, Animator(gen, kp, cfg.image_size, options.batch_size, engine=engine)
 
 
 class FirstOrderPredictor:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("PPGAN_FOM_OFFLINE", "1")  # tests never download
+# exported inference graphs of the test models go to a per-session temp dir
+os.environ.setdefault("PPGAN_FOM_ENGINE_CACHE", tempfile.mkdtemp(prefix="ppgan_fom_engines-"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -61,39 +61,39 @@ class DenseMotionNetwork(nn.Layer):
         """(B, K+1, 1, h, w): driving minus source Gaussians, zero background first."""
         heat = kp2gaussian(kp_driving["value"], (h, w), self.kp_variance) \
             - kp2gaussian(kp_source["value"], (h, w), self.kp_variance)
-        zeros = paddle.zeros([heat.shape[0], 1, h, w], heat.dtype)
+        zeros = paddle.zeros_like(heat[:, :1])
         return paddle.concat([zeros, heat], axis=1).unsqueeze(2)
 
     def sparse_motions(self, kp_driving, kp_source, h: int, w: int) -> paddle.Tensor:
         """(B, K+1, h, w, 2): identity, then ``J_s inv(J_d) (z - kp_d) + kp_s`` per keypoint."""
-        grid = make_coordinate_grid((h, w), kp_source["value"].dtype)
-        b, k = kp_driving["value"].shape[0], self.num_kp
-        diff = grid.reshape([1, 1, h, w, 2]) - kp_driving["value"].reshape([b, k, 1, 1, 2])
+        grid = make_coordinate_grid((h, w), kp_source["value"].dtype).reshape([1, 1, h, w, 2])
+        diff = grid - kp_driving["value"].unsqueeze(2).unsqueeze(2)
         if "jacobian" in kp_driving:
             jac = paddle.matmul(kp_source["jacobian"], inverse_2x2(kp_driving["jacobian"]))
-            diff = (jac.reshape([b, k, 1, 1, 2, 2]) * diff.unsqueeze(-2)).sum(-1)
-        moved = diff + kp_source["value"].reshape([b, k, 1, 1, 2])
-        identity = grid.reshape([1, 1, h, w, 2]).expand([b, 1, h, w, 2])
+            diff = (jac.unsqueeze(2).unsqueeze(2) * diff.unsqueeze(-2)).sum(-1)
+        moved = diff + kp_source["value"].unsqueeze(2).unsqueeze(2)
+        identity = paddle.zeros_like(moved[:, :1]) + grid
         return paddle.concat([identity, moved], axis=1)
 
     def deform_source(self, source: paddle.Tensor, motions: paddle.Tensor) -> paddle.Tensor:
         """Warp the (down-scaled) source by each motion: (B, K+1, C, h, w)."""
-        b, c, h, w = source.shape
+        _, c, h, w = source.shape
         n = self.num_kp + 1
-        rep = source.unsqueeze(1).expand([b, n, c, h, w]).reshape([b * n, c, h, w])
-        out = F.grid_sample(rep, motions.reshape([b * n, h, w, 2]), mode="bilinear",
+        rep = paddle.tile(source.unsqueeze(1), [1, n, 1, 1, 1]).reshape([-1, c, h, w])
+        out = F.grid_sample(rep, motions.reshape([-1, h, w, 2]), mode="bilinear",
                             padding_mode="zeros", align_corners=True)
-        return out.reshape([b, n, c, h, w])
+        return out.reshape([-1, n, c, h, w])
 
     def forward(self, source_image: paddle.Tensor, kp_driving, kp_source) -> Dict[str, paddle.Tensor]:
         if self.scale_factor != 1:
             source_image = self.down(source_image)
-        b, _, h, w = source_image.shape
+        _, c, h, w = source_image.shape
         heat = self.heatmaps(kp_driving, kp_source, h, w)
         motions = self.sparse_motions(kp_driving, kp_source, h, w)
         deformed = self.deform_source(source_image, motions)
         out = {"sparse_deformed": deformed}
-        feats = self.hourglass(paddle.concat([heat, deformed], axis=2).reshape([b, -1, h, w]))
+        feats = self.hourglass(paddle.concat([heat, deformed], axis=2)
+                               .reshape([-1, (self.num_kp + 1) * (c + 1), h, w]))
         mask = F.softmax(self.mask(feats), axis=1)
         out["mask"] = mask
         out["deformation"] = (motions * mask.unsqueeze(-1)).sum(axis=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Dict, Optional
 
+import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
@@ -11,7 +12,7 @@ import paddle.nn.functional as F
 from .border_blend import BORDER, border_blend_map
 from .dense_motion import DenseMotionNetwork
 from .down_block import DownBlock2d, MobileDownBlock2d
-from .grid import make_coordinate_grid
+from .grid import make_coordinate_grid, resize_bilinear
 from .res_block import MobileResBlock2d, ResBlock2d
 from .same_block import SameBlock2d
 from .up_block import MobileUpBlock2d, UpBlock2d
@@ -93,8 +94,7 @@ class OcclusionAwareGenerator(nn.Layer):
         _, h_old, w_old, _ = deformation.shape
         h, w = inp.shape[2], inp.shape[3]
         if (h_old, w_old) != (h, w):
-            deformation = F.interpolate(deformation.transpose([0, 3, 1, 2]), size=(h, w),
-                                        mode="bilinear", align_corners=False)
+            deformation = resize_bilinear(deformation.transpose([0, 3, 1, 2]), (h, w))
             deformation = deformation.transpose([0, 2, 3, 1])
         if self.inference:
             g = paddle.to_tensor(border_blend_map(h, w), dtype=inp.dtype).reshape([1, h, w, 1])
@@ -106,18 +106,18 @@ class OcclusionAwareGenerator(nn.Layer):
     def occlude(self, feats: paddle.Tensor, occlusion_map: paddle.Tensor):
         """Multiply features by the occlusion map (resized to them); returns
         (features, occlusion map as PaddleGAN reports it)."""
+        size = [int(v) for v in feats.shape[2:]]
+        resized = size != [int(v) for v in occlusion_map.shape[2:]]
         reported = occlusion_map
-        if tuple(feats.shape[2:]) != tuple(occlusion_map.shape[2:]):
-            occlusion_map = F.interpolate(occlusion_map, size=feats.shape[2:], mode="bilinear",
-                                          align_corners=False)
+        if resized:
+            occlusion_map = resize_bilinear(occlusion_map, size)
         if self.inference and not self.mobile_net:
-            h, w = occlusion_map.shape[2], occlusion_map.shape[3]
-            p = BORDER
-            inner = paddle.zeros([h, w], occlusion_map.dtype)
-            inner[p:h - p, p:w - p] = 1.0
-            inner = inner.reshape([1, 1, h, w])
+            h, w = size
+            inner = np.zeros((1, 1, h, w), np.float32)
+            inner[..., BORDER:h - BORDER, BORDER:w - BORDER] = 1.0
+            inner = paddle.to_tensor(inner, dtype=occlusion_map.dtype)
             occlusion_map = occlusion_map * inner + (1 - inner)
-            if reported.shape == occlusion_map.shape:  # PaddleGAN writes in place
+            if not resized:  # PaddleGAN writes the border in place into the returned map
                 reported = occlusion_map
         return feats * occlusion_map, reported
 

@@ -33,7 +33,28 @@ def kp2gaussian(kp_value: paddle.Tensor, spatial_size: Tuple[int, int],
     Returns:
         (B, K, H, W) values ``exp(-0.5 * |grid - kp|^2 / kp_variance)`` in (0, 1].
     """
-    grid = make_coordinate_grid(spatial_size, kp_value.dtype)  # H W 2
-    b, k = kp_value.shape[0], kp_value.shape[1]
-    diff = grid.reshape([1, 1, *grid.shape]) - kp_value.reshape([b, k, 1, 1, 2])
+    h, w = int(spatial_size[0]), int(spatial_size[1])
+    grid = make_coordinate_grid((h, w), kp_value.dtype).reshape([1, 1, h, w, 2])
+    diff = grid - kp_value.unsqueeze(2).unsqueeze(2)  # batch-size agnostic (static graphs)
     return paddle.exp(-0.5 * (diff ** 2).sum(-1) / kp_variance)
+
+
+def resize_bilinear(x: paddle.Tensor, size) -> paddle.Tensor:
+    """Bilinear resize with ``align_corners=False`` (half-pixel centres, edge clamp),
+    (B, C, H, W) -> (B, C, h, w); equal to ``F.interpolate(x, size, mode='bilinear',
+    align_corners=False)`` (no antialiasing).
+
+    Built on ``grid_sample`` with border padding so exported graphs run under Paddle
+    Inference's oneDNN executor, which cannot run the interpolate op.
+    """
+    import paddle.nn.functional as F
+
+    h, w = int(size[0]), int(size[1])
+    # output pixel centre i maps to input coordinate (i + 0.5) * in/out - 0.5, which in
+    # grid_sample's align_corners=False normalisation is (2 * (i + 0.5) / out) - 1.
+    ys = (2.0 * (paddle.arange(h, dtype=x.dtype) + 0.5) / h) - 1.0
+    xs = (2.0 * (paddle.arange(w, dtype=x.dtype) + 0.5) / w) - 1.0
+    grid = paddle.stack([xs.reshape([1, w]).expand([h, w]), ys.reshape([h, 1]).expand([h, w])],
+                        axis=2).unsqueeze(0)
+    grid = paddle.zeros_like(x[:, :1, :1, :1]).reshape([-1, 1, 1, 1]) + grid
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)

@@ -63,12 +63,12 @@ class KPDetector(nn.Layer):
             x = self.down(x)
         feature_map = self.predictor(x)
         logits = self.kp(feature_map)
-        b, k, h, w = logits.shape
-        heatmap = F.softmax(logits.reshape([b, k, h * w]) / self.temperature, axis=2)
+        _, k, h, w = logits.shape  # batch left as -1 so static graphs take any batch
+        heatmap = F.softmax(logits.reshape([-1, k, h * w]) / self.temperature, axis=2)
         grid = make_coordinate_grid((h, w), logits.dtype).reshape([1, 1, h * w, 2])
         out = {"value": (heatmap.unsqueeze(-1) * grid).sum(axis=2)}
         if self.jacobian is not None:
-            jmap = self.jacobian(feature_map).reshape([b, self.num_jacobian_maps, 4, h * w])
+            jmap = self.jacobian(feature_map).reshape([-1, self.num_jacobian_maps, 4, h * w])
             jac = (heatmap.unsqueeze(2) * jmap).sum(axis=-1)  # B K 4
-            out["jacobian"] = jac.reshape([b, k, 2, 2])
+            out["jacobian"] = jac.reshape([-1, k, 2, 2])
         return out

@@ -9,6 +9,17 @@ import paddle.nn.functional as F
 from .norm import batch_norm
 
 
+def upsample2(x: paddle.Tensor) -> paddle.Tensor:
+    """Nearest-neighbour x2 up-sampling, (B, C, H, W) -> (B, C, 2H, 2W).
+
+    Written as a tile (exactly what nearest x2 computes) rather than ``F.interpolate``:
+    Paddle Inference's oneDNN executor cannot run the interpolate op of exported graphs.
+    """
+    _, c, h, w = x.shape
+    x = paddle.tile(x.reshape([-1, c, h, 1, w, 1]), [1, 1, 1, 2, 1, 2])
+    return x.reshape([-1, c, 2 * h, 2 * w])
+
+
 class UpBlock2d(nn.Layer):
     """Nearest x2 -> conv3x3 -> BN -> ReLU: (B, Cin, H, W) -> (B, Cout, 2H, 2W)."""
 
@@ -18,7 +29,7 @@ class UpBlock2d(nn.Layer):
         self.norm = batch_norm(out_features)
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        out = F.interpolate(x, scale_factor=2, mode="nearest")
+        out = upsample2(x)
         return F.relu(self.norm(self.conv(out)))
 
 
@@ -34,6 +45,6 @@ class MobileUpBlock2d(nn.Layer):
         self.norm1 = batch_norm(out_features)
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        out = F.interpolate(x, scale_factor=2, mode="nearest")
+        out = upsample2(x)
         out = F.relu(self.norm(self.conv(out)))
         return F.relu(self.norm1(self.conv1(out)))
