@@ -29,6 +29,8 @@ setup(
         "test": ["pytest>=7", "hypothesis>=6", "nbclient>=0.7", "nbformat>=5", "ipykernel>=6"],
         # training logs in VisualDL
         "train": ["visualdl>=2.4"],
+        # rebuilding the embedded BlazeFace weights from the TFLite models
+        "convert-tflite": ["tflite>=2.10", "flatbuffers>=2.0"],
     },
     entry_points={
         "console_scripts": [
