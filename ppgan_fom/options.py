@@ -78,7 +78,8 @@ class AnimateOptions:
                                    "a fraction of the face size per side", "faces",
                               type=float)
     # -- video
-    audio: bool = _opt(True, "copy the driving video's audio into the result", "io",
+    audio: bool = _opt(True, "copy the input video's audio (the driving video's; the "
+                             "anonymized video's) into the result", "io",
                        negate="--no_audio")
     auto_crop_driving: bool = _opt(
         True, "crop a driving video that is not a face close-up to a stable square around "
