@@ -205,12 +205,20 @@ class StaticEngine(EagerEngine):
         return paddle.to_tensor(pred)
 
 
+def _code_digest() -> str:
+    """Hash of the network code, so an export is redone when the layers change."""
+    h = hashlib.sha1()
+    for f in sorted((Path(__file__).parent / "modules").glob("*.py")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def cache_key(weights: os.PathLike | str, cfg_repr: str, image_size: int, inference: bool) -> str:
     """Export cache key: weights identity (path, size, mtime), config, size, Paddle version."""
     p = Path(weights).resolve()
     st = p.stat()
     raw = f"{p}|{st.st_size}|{st.st_mtime_ns}|{cfg_repr}|{image_size}|{inference}|" \
-          f"{paddle.__version__}"
+          f"{paddle.__version__}|{_code_digest()}"
     return f"{p.stem}-{image_size}-{hashlib.sha1(raw.encode()).hexdigest()[:16]}"
 
 

@@ -117,3 +117,19 @@ def test_inference_border_blend_only_touches_border(tiny):
     assert g[0].max() == 0 and g[:, 0].max() == 0
     assert np.all(g[9:-9, 9:-9] == 1.0)
     assert np.all((g >= 0) & (g <= 1))
+
+
+@pytest.mark.parametrize("scale", [0.5, 0.25, 0.125])
+def test_antialias_equals_full_blur_then_subsample(scale):
+    """The strided computation keeps exactly the pixels of blur-at-full-res then [::step]."""
+    from scipy.signal import correlate2d
+
+    layer = AntiAliasInterpolation2d(2, scale)
+    x = np.random.RandomState(1).rand(1, 2, 32, 32).astype("float32")
+    k = layer.weight.numpy()[0, 0].astype(np.float64)
+    step = int(round(1 / scale))
+    for c in range(2):
+        pad = np.pad(x[0, c].astype(np.float64), layer.ka)
+        full = correlate2d(pad, k, mode="valid")
+        np.testing.assert_allclose(layer(paddle.to_tensor(x)).numpy()[0, c], full[::step, ::step],
+                                   atol=1e-6)

@@ -30,7 +30,7 @@ def gaussian_kernel(scale: float, mobile_net: bool = False) -> tuple:
 
 
 class AntiAliasInterpolation2d(nn.Layer):
-    """Blur with a Gaussian and keep every ``1/scale``-th pixel.
+    """Blur with a Gaussian and keep every ``1/scale``-th pixel (computed as a strided conv).
 
     Input (B, C, H, W); output (B, C, ceil(H*scale), ceil(W*scale)). The kernel is a
     persistable buffer named ``weight`` (C, 1, k, k), as in PaddleGAN's checkpoints.
@@ -54,5 +54,6 @@ class AntiAliasInterpolation2d(nn.Layer):
         if self.scale == 1.0:
             return x
         out = F.pad(x, [self.ka, self.kb, self.ka, self.kb])  # left, right, top, bottom
-        out = F.conv2d(out, weight=self.weight, groups=self.groups)
-        return out[:, :, ::self.step, ::self.step]
+        # blur only where it is kept: a strided depthwise conv gives exactly the pixels
+        # of blur-then-subsample ([::step]), with step**2 times less work
+        return F.conv2d(out, weight=self.weight, stride=self.step, groups=self.groups)

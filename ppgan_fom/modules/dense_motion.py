@@ -64,16 +64,31 @@ class DenseMotionNetwork(nn.Layer):
         zeros = paddle.zeros_like(heat[:, :1])
         return paddle.concat([zeros, heat], axis=1).unsqueeze(2)
 
-    def sparse_motions(self, kp_driving, kp_source, h: int, w: int) -> paddle.Tensor:
-        """(B, K+1, h, w, 2): identity, then ``J_s inv(J_d) (z - kp_d) + kp_s`` per keypoint."""
-        grid = make_coordinate_grid((h, w), kp_source["value"].dtype).reshape([1, 1, h, w, 2])
-        diff = grid - kp_driving["value"].unsqueeze(2).unsqueeze(2)
+    def sparse_motion_xy(self, kp_driving, kp_source, h: int, w: int):
+        """x and y of every sparse motion, each (B, K+1, h, w): the identity first, then
+        ``J_s inv(J_d) (z - kp_d) + kp_s`` per keypoint.
+
+        Computed per component on (B, K, h, w) maps: broadcasting over a trailing axis of
+        size 2 is very slow in oneDNN's elementwise kernels (the static engine's path).
+        """
+        grid = make_coordinate_grid((h, w), kp_source["value"].dtype)
+        gx, gy = grid[:, :, 0].reshape([1, 1, h, w]), grid[:, :, 1].reshape([1, 1, h, w])
+        k = self.num_kp
+        kd, ks = kp_driving["value"], kp_source["value"]
+        dx = gx - kd[:, :, 0].reshape([-1, k, 1, 1])
+        dy = gy - kd[:, :, 1].reshape([-1, k, 1, 1])
         if "jacobian" in kp_driving:
             jac = paddle.matmul(kp_source["jacobian"], inverse_2x2(kp_driving["jacobian"]))
-            diff = (jac.unsqueeze(2).unsqueeze(2) * diff.unsqueeze(-2)).sum(-1)
-        moved = diff + kp_source["value"].unsqueeze(2).unsqueeze(2)
-        identity = paddle.zeros_like(moved[:, :1]) + grid
-        return paddle.concat([identity, moved], axis=1)
+            j = [jac[:, :, r, c].reshape([-1, k, 1, 1]) for r in (0, 1) for c in (0, 1)]
+            dx, dy = j[0] * dx + j[1] * dy, j[2] * dx + j[3] * dy
+        mx = dx + ks[:, :, 0].reshape([-1, k, 1, 1])
+        my = dy + ks[:, :, 1].reshape([-1, k, 1, 1])
+        zero = paddle.zeros_like(mx[:, :1])
+        return (paddle.concat([zero + gx, mx], axis=1), paddle.concat([zero + gy, my], axis=1))
+
+    def sparse_motions(self, kp_driving, kp_source, h: int, w: int) -> paddle.Tensor:
+        """(B, K+1, h, w, 2) sampling grids: the identity, then one per keypoint."""
+        return paddle.stack(self.sparse_motion_xy(kp_driving, kp_source, h, w), axis=-1)
 
     def deform_source(self, source: paddle.Tensor, motions: paddle.Tensor) -> paddle.Tensor:
         """Warp the (down-scaled) source by each motion: (B, K+1, C, h, w)."""
@@ -89,14 +104,15 @@ class DenseMotionNetwork(nn.Layer):
             source_image = self.down(source_image)
         _, c, h, w = source_image.shape
         heat = self.heatmaps(kp_driving, kp_source, h, w)
-        motions = self.sparse_motions(kp_driving, kp_source, h, w)
-        deformed = self.deform_source(source_image, motions)
+        mx, my = self.sparse_motion_xy(kp_driving, kp_source, h, w)
+        deformed = self.deform_source(source_image, paddle.stack([mx, my], axis=-1))
         out = {"sparse_deformed": deformed}
         feats = self.hourglass(paddle.concat([heat, deformed], axis=2)
                                .reshape([-1, (self.num_kp + 1) * (c + 1), h, w]))
         mask = F.softmax(self.mask(feats), axis=1)
         out["mask"] = mask
-        out["deformation"] = (motions * mask.unsqueeze(-1)).sum(axis=1)
+        out["deformation"] = paddle.stack([(mx * mask).sum(axis=1), (my * mask).sum(axis=1)],
+                                          axis=-1)
         if self.occlusion is not None:
             out["occlusion_map"] = F.sigmoid(self.occlusion(feats))
         return out

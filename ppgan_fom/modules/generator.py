@@ -97,9 +97,11 @@ class OcclusionAwareGenerator(nn.Layer):
             deformation = resize_bilinear(deformation.transpose([0, 3, 1, 2]), (h, w))
             deformation = deformation.transpose([0, 2, 3, 1])
         if self.inference:
-            g = paddle.to_tensor(border_blend_map(h, w), dtype=inp.dtype).reshape([1, h, w, 1])
-            identity = make_coordinate_grid((h, w), inp.dtype).reshape([1, h, w, 2])
-            deformation = g * deformation + (1 - g) * identity
+            g = paddle.to_tensor(border_blend_map(h, w), dtype=inp.dtype).reshape([1, h, w])
+            ident = make_coordinate_grid((h, w), inp.dtype)
+            deformation = paddle.stack(
+                [g * deformation[:, :, :, i] + (1 - g) * ident[:, :, i].reshape([1, h, w])
+                 for i in (0, 1)], axis=-1)
         return F.grid_sample(inp, deformation, mode="bilinear", padding_mode="zeros",
                              align_corners=True)
 

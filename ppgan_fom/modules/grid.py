@@ -34,10 +34,12 @@ def kp2gaussian(kp_value: paddle.Tensor, spatial_size: Tuple[int, int],
         (B, K, H, W) values ``exp(-0.5 * |grid - kp|^2 / kp_variance)`` in (0, 1].
     """
     h, w = int(spatial_size[0]), int(spatial_size[1])
-    grid = make_coordinate_grid((h, w), kp_value.dtype).reshape([1, 1, h, w, 2])
-    diff = grid - kp_value.unsqueeze(2).unsqueeze(2)  # batch-size agnostic (static graphs)
-    return paddle.exp(-0.5 * (diff ** 2).sum(-1) / kp_variance)
-
+    k = int(kp_value.shape[1])
+    grid = make_coordinate_grid((h, w), kp_value.dtype)
+    # per component on (B, K, h, w): no broadcasting over a trailing size-2 axis
+    dx = grid[:, :, 0].reshape([1, 1, h, w]) - kp_value[:, :, 0].reshape([-1, k, 1, 1])
+    dy = grid[:, :, 1].reshape([1, 1, h, w]) - kp_value[:, :, 1].reshape([-1, k, 1, 1])
+    return paddle.exp(-0.5 * (dx * dx + dy * dy) / kp_variance)
 
 def resize_bilinear(x: paddle.Tensor, size) -> paddle.Tensor:
     """Bilinear resize with ``align_corners=False`` (half-pixel centres, edge clamp),
