@@ -36,6 +36,8 @@ setup(
         "console_scripts": [
             "ppgan-fom-demo=ppgan_fom.cli:demo_main",
             "ppgan-fom-anonymize=ppgan_fom.cli:anonymize_main",
+            "ppgan-fom-train=ppgan_fom.training.cli:train_main",
+            "ppgan-fom-evaluate=ppgan_fom.training.cli:evaluate_main",
         ]
     },
 )
