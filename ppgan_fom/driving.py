@@ -29,6 +29,7 @@ from typing import Iterator, List, Optional, Sequence
 import numpy as np
 
 from .compositing import Box, crop_square, resize_square
+from .errors import TruncatedVideoError
 from .video_io import VideoInfo, iter_frames
 
 logger = logging.getLogger(__name__)
@@ -138,15 +139,26 @@ def driving_frames(path, crop: DrivingCrop, size: int,
 
 
 def read_sample_frames(path, info: VideoInfo, allow_partial: bool = False) -> List[np.ndarray]:
-    """The frames at :func:`sample_indices` (one streaming pass, stops after the last)."""
-    wanted = set(sample_indices(info.n_frames))
-    last = max(wanted) if wanted else -1
+    """The frames at :func:`sample_indices` (one streaming pass that stops after the last),
+    for the close-up / auto-crop decision.
+
+    A video that decodes short of its header count reaches its end here, so a truncated
+    video fails now, before any model work, unless ``allow_partial``.
+    """
+    wanted = set(sample_indices(info.n_frames)) or {0}  # unknown count: the first frame
+    last = max(wanted)
     out = []
-    for i, frame in enumerate(iter_frames(path, allow_partial=True)):
-        if i in wanted:
-            out.append(frame)
-        if i >= last:
-            break
+    try:
+        for i, frame in enumerate(iter_frames(path, allow_partial=allow_partial)):
+            if i in wanted:
+                out.append(frame)
+            if i >= last:
+                break
+    except TruncatedVideoError as exc:
+        raise TruncatedVideoError(
+            f"{exc}; pass --allow_partial_video (allow_partial_video=True) to animate the "
+            f"{exc.decoded} frames that decode", path=exc.path, decoded=exc.decoded,
+            expected=exc.expected) from None
     return out
 
 

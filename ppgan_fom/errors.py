@@ -1,7 +1,9 @@
 """Exception hierarchy shared by the whole ppgan-fom project.
 
-Every error carries a one-line, user-facing message (``str(e)``) and an
-``exit_code`` that command-line entry points return to the shell.
+Every error carries a one-line, user-facing message (``str(e)``) naming the file
+and the problem, and an ``exit_code`` that command-line entry points return to the
+shell: 1 for runtime failures, 2 for bad arguments or input (0 is success).
+docs/errors.md lists every failure and its message.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ __all__ = [
     "NoFaceError",
     "WeightsError",
     "VideoError",
+    "TruncatedVideoError",
     "OutputError",
     "RuntimeFailure",
 ]
@@ -41,6 +44,17 @@ class WeightsError(FomError):
 
 class VideoError(InputError):
     """A video cannot be opened or is truncated/empty."""
+
+
+class TruncatedVideoError(VideoError):
+    """A video that decodes clearly short of the frame count its header states.
+
+    ``decoded`` and ``expected`` hold the two counts; ``path`` the file.
+    """
+
+    def __init__(self, message: str, *, path: str = "", decoded: int = 0, expected: int = 0):
+        super().__init__(message)
+        self.path, self.decoded, self.expected = path, decoded, expected
 
 
 class OutputError(FomError):

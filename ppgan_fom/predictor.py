@@ -17,7 +17,8 @@ from .compositing import Box, crop_square, paste_faces
 from .config import ModelConfig, load_config
 from .errors import InputError, NoFaceError, VideoError
 from .options import AnimateOptions
-from .video_io import VideoWriter, ensure_writable_output, probe_video, read_image
+from .video_io import (VIDEO_SUFFIXES, VideoWriter, ensure_writable_output, probe_video,
+                       read_image)
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,11 @@ class FirstOrderPredictor:
     mobile_net=False``) plus this project's (``color_match``, ``face_margin``, ``audio``,
     ``auto_crop_driving``, ``allow_partial_video``, ``cpu``, ``threads``).
 
+    The models are loaded by the constructor; ``load_models=False`` defers that to
+    their first use, so that :meth:`run` checks the photo, the driving video and the
+    output path (and finds the faces) before the user waits for the weights (the
+    command line does this).
+
     Example::
 
         from ppgan_fom import FirstOrderPredictor
@@ -66,12 +72,30 @@ class FirstOrderPredictor:
         path = p.run("photo.jpg", "driving.mp4")
     """
 
-    def __init__(self, options: Optional[AnimateOptions] = None, *, detector=None, **kwargs):
+    def __init__(self, options: Optional[AnimateOptions] = None, *, detector=None,
+                 load_models: bool = True, **kwargs):
         if options is not None and kwargs:
             raise TypeError("pass either options= or keywords, not both")
         self.options = options or AnimateOptions.from_kwargs(**kwargs)
-        self.config, self.animator = load_models_for(self.options)
+        self._models: Optional[Tuple[ModelConfig, Animator]] = None
         self._detector = detector
+        if load_models:
+            self._load_models()
+
+    def _load_models(self) -> Tuple[ModelConfig, Animator]:
+        if self._models is None:
+            self._models = load_models_for(self.options)
+        return self._models
+
+    @property
+    def config(self) -> ModelConfig:
+        """The resolved model config (loads the models on first use)."""
+        return self._load_models()[0]
+
+    @property
+    def animator(self) -> Animator:
+        """The :class:`~ppgan_fom.animator.Animator` (loads the models on first use)."""
+        return self._load_models()[1]
 
     # ------------------------------------------------------------ components
     @property
@@ -154,18 +178,28 @@ class FirstOrderPredictor:
         Returns:
             The path of the written video (the driving video's fps and audio; the photo's
             size, padded by a pixel if odd).
+
+        Raises:
+            InputError / VideoError / NoFaceError / OutputError: bad photo, driving video
+                or output path, found before the models are used; TruncatedVideoError
+                for a driving video that decodes short of its header (unless
+                ``allow_partial_video``). WeightsError: bad weights. RuntimeFailure: the
+                writer failed. Nothing is ever left at the output path on failure
+                (see docs/errors.md).
         """
         from tqdm import tqdm
 
         from . import driving as drv
 
         opts = self.options
-        out = ensure_writable_output(self.output_path(), [source_image, driving_video])
+        # cheap checks first: inputs, then the output path (created only for good inputs)
         image = read_image(source_image)
         info = probe_video(driving_video)
+        out = ensure_writable_output(self.output_path(), [source_image, driving_video],
+                                     suffixes=VIDEO_SUFFIXES)
         boxes = self.face_boxes(image, str(source_image))
-        crop = drv.plan_driving_crop(drv.read_sample_frames(driving_video, info),
-                                     (info.height, info.width), self.detector,
+        samples = drv.read_sample_frames(driving_video, info, opts.allow_partial_video)
+        crop = drv.plan_driving_crop(samples, (info.height, info.width), self.detector,
                                      margin=opts.face_margin, enabled=opts.auto_crop_driving)
         logger.info(crop.reason)
         state = self.prepare(image, boxes)

@@ -13,6 +13,9 @@ Conventions
   :class:`~ppgan_fom.errors.OutputError`, and an encoder that dies mid-run raises
   :class:`~ppgan_fom.errors.RuntimeFailure`. Messages are one line and name the
   file.
+* ffmpeg children run in their own session (process group), so a Ctrl-C in the
+  terminal reaches only Python, which stops them and removes every temp file;
+  they cannot finish or corrupt anything behind its back.
 * The ``build_*_args`` functions are pure: they return ffmpeg argument lists
   *without* the executable, so they can be unit-tested without running ffmpeg.
 """
@@ -35,7 +38,8 @@ from typing import IO, Iterable, Iterator, Optional, Sequence, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ppgan_fom.errors import InputError, OutputError, RuntimeFailure, VideoError
+from ppgan_fom.errors import (InputError, OutputError, RuntimeFailure, TruncatedVideoError,
+                              VideoError)
 from ppgan_fom.fsutil import publish
 
 logger = logging.getLogger(__name__)
@@ -58,6 +62,8 @@ __all__ = [
     "even_size",
     "pad_to_even",
     "ensure_writable_output",
+    "check_video_suffix",
+    "LARGE_FRAME_PIXELS",
 ]
 
 #: Audio codecs that can be stream-copied into an MP4/MOV container unchanged.
@@ -73,6 +79,19 @@ TRUNCATION_MIN_MISSING = 2
 #: ... and delivered less than this fraction of the header count.
 TRUNCATION_MAX_FRACTION = 0.9
 _FFMPEG_TIMEOUT_S = 120.0
+#: Frames with more pixels than this (4K UHD) are encoded in x264's low-memory mode
+#: (see :func:`build_encode_args`): with the default settings x264 buffers ~40
+#: frames of lookahead plus frame threads, which is gigabytes for a 48 MP photo.
+LARGE_FRAME_PIXELS = 3840 * 2160
+#: x264 settings for large frames: no lookahead / B-frames, sliced threads (memory
+#: independent of the core count). Measured at 8000x6000: the encoder process peaks at
+#: ~1.3-1.6 GB for a few frames and ~3.4 GB for long inputs (ffmpeg's own queues of raw
+#: frames between its threads, bounded), against 6+ GB (growing) with x264's defaults.
+_LOW_MEMORY_X264 = "rc-lookahead=0:sync-lookahead=0:bframes=0:sliced-threads=1"
+#: ffmpeg children get their own session: a terminal Ctrl-C (SIGINT to the whole
+#: foreground process group) must reach Python only, which then stops them cleanly.
+_CHILD = {"start_new_session": True} if os.name == "posix" else {}
+_NO_SPACE = "No space left on device"
 
 
 # --------------------------------------------------------------------------- #
@@ -337,6 +356,7 @@ def probe_video(path: PathLike) -> VideoInfo:
             stderr=subprocess.PIPE,
             timeout=_FFMPEG_TIMEOUT_S,
             check=False,
+            **_CHILD,
         )
     except subprocess.TimeoutExpired:
         raise VideoError(f"timed out probing video {p}") from None
@@ -351,11 +371,17 @@ def probe_video(path: PathLike) -> VideoInfo:
 # --------------------------------------------------------------------------- #
 def build_decode_args(path: PathLike) -> list[str]:
     """ffmpeg arguments (without the executable) decoding the first video stream of
-    ``path`` to raw ``rgb24`` frames on stdout."""
+    ``path`` to raw ``rgb24`` frames on stdout.
+
+    Every decoded frame is delivered exactly once (``-fps_mode passthrough``): a
+    variable-frame-rate video is neither padded with duplicates nor thinned to a
+    constant rate, so the frame count is the stream's real one.
+    """
     return [
         "-hide_banner", "-nostdin", "-loglevel", "error",
         "-i", str(path),
         "-map", "0:v:0", "-an", "-sn", "-dn",
+        "-fps_mode", "passthrough",
         "-f", "rawvideo", "-pix_fmt", "rgb24",
         "-",
     ]
@@ -439,6 +465,7 @@ def _frame_stream(p: Path, info: VideoInfo, allow_partial: bool) -> Iterator[np.
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=err,
+            **_CHILD,
         )
         try:
             assert proc.stdout is not None
@@ -470,7 +497,8 @@ def _check_decode_result(
     if short:
         msg = f"video {path} is truncated or corrupt: decoded {decoded} of {info.n_frames} frames"
         if not allow_partial:
-            raise VideoError(msg)
+            raise TruncatedVideoError(msg, path=str(path), decoded=decoded,
+                                      expected=info.n_frames)
         logger.warning("%s; continuing with the %d decoded frames (allow_partial)", msg, decoded)
     elif rc != 0:
         msg = f"ffmpeg failed while decoding video {path} after {decoded} frames: {log}"
@@ -519,7 +547,12 @@ def build_encode_args(
 ) -> list[str]:
     """ffmpeg arguments (without the executable) that read raw ``rgb24`` frames of
     ``size = (w, h)`` (must already be even for yuv420p) from stdin at ``fps`` and
-    encode them, without audio, to ``out``."""
+    encode them, without audio, to ``out``.
+
+    Frames larger than :data:`LARGE_FRAME_PIXELS` are encoded by libx264 in a
+    low-memory mode (no lookahead, no B-frames, sliced threads): the encoder then
+    holds a handful of frames instead of ~40 plus one per thread, at the cost of a
+    slightly larger file."""
     w, h = size
     args = [
         "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
@@ -529,6 +562,8 @@ def build_encode_args(
     ]
     if codec in ("libx264", "libx265"):
         args += ["-crf", str(int(crf)), "-preset", preset]
+    if codec == "libx264" and w * h > LARGE_FRAME_PIXELS:
+        args += ["-x264-params", _LOW_MEMORY_X264]
     if Path(out).suffix.lower() in _MP4_FAMILY:
         args += ["-movflags", "+faststart"]
     return args + [str(out)]
@@ -575,6 +610,38 @@ def audio_can_be_copied(audio_codec: Optional[str], out_suffix: str = ".mp4") ->
     return audio_codec.lower() in MP4_AUDIO_CODECS
 
 
+def check_video_suffix(path: PathLike) -> Path:
+    """Raise :class:`OutputError` unless ``path`` ends in a suffix the writer accepts
+    (``.mp4 .m4v .mov .mkv``); lets callers reject a bad output name before any work."""
+    p = Path(path)
+    if p.suffix.lower() not in VIDEO_SUFFIXES:
+        raise OutputError(
+            f"unsupported video suffix {p.suffix!r} for {p} "
+            f"(use one of {', '.join(sorted(VIDEO_SUFFIXES))})"
+        )
+    return p
+
+
+def _no_space(exc: Optional[BaseException] = None, log: str = "") -> bool:
+    """Whether an OSError or an ffmpeg log says the disk is full."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return _NO_SPACE.lower() in log.lower() or "disk quota exceeded" in log.lower()
+
+
+def _describe_rc(rc: int) -> str:
+    """``exit code 1`` / ``killed by signal 9 (SIGKILL)``."""
+    if rc < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-rc).name
+        except ValueError:
+            name = "unknown"
+        return f"killed by signal {-rc} ({name})"
+    return f"exit code {rc}"
+
+
 def _make_temp_path(target: Path, tag: str = "") -> Path:
     """Create an empty hidden temp file next to ``target`` (same directory, hence
     same filesystem, so ``os.replace`` is atomic) and return its path."""
@@ -606,6 +673,7 @@ def _run_ffmpeg(args: Sequence[str]) -> tuple[int, str]:
         stderr=subprocess.PIPE,
         timeout=None,
         check=False,
+        **_CHILD,
     )
     return proc.returncode, _tail(proc.stderr.decode("utf-8", errors="replace"))
 
@@ -666,12 +734,7 @@ class VideoWriter:
         w, h = (int(v) for v in size)
         if w <= 0 or h <= 0:
             raise ValueError(f"size must be positive (w, h), got {size!r}")
-        self.path = Path(path)
-        if self.path.suffix.lower() not in VIDEO_SUFFIXES:
-            raise OutputError(
-                f"unsupported video suffix {self.path.suffix!r} for {self.path} "
-                f"(use one of {', '.join(sorted(VIDEO_SUFFIXES))})"
-            )
+        self.path = check_video_suffix(path)
         self.fps = float(fps)
         self.size = (w, h)
         self.encoded_size = even_size(self.size)
@@ -694,6 +757,8 @@ class VideoWriter:
         try:
             self._tmp = _make_temp_path(self.path)
         except OSError as exc:
+            if _no_space(exc):
+                raise RuntimeFailure(f"no space left on device while writing {self.path}") from None
             raise OutputError(f"cannot create a temporary file next to {self.path}: {exc.strerror}") from None
         if self.encoded_size != self.size:
             logger.info("frame size %dx%d is odd: padding to %dx%d (edge replicate)",
@@ -703,7 +768,7 @@ class VideoWriter:
                                  preset=self.preset, codec=self.codec, pix_fmt=self.pix_fmt)
         try:
             self._proc = subprocess.Popen([_ffmpeg_exe(), *args], stdin=subprocess.PIPE,
-                                          stdout=subprocess.DEVNULL, stderr=self._err)
+                                          stdout=subprocess.DEVNULL, stderr=self._err, **_CHILD)
         except BaseException:
             self._cleanup()
             raise
@@ -744,8 +809,8 @@ class VideoWriter:
         try:
             assert self._proc.stdin is not None
             self._proc.stdin.write(memoryview(data).cast("B"))
-        except (BrokenPipeError, OSError) as exc:
-            raise RuntimeFailure(self._encoder_failure(f"write failed: {exc}")) from None
+        except OSError as exc:  # BrokenPipeError when ffmpeg died, ENOSPC, EIO, ...
+            raise RuntimeFailure(self._encoder_failure(f"write failed: {exc}", exc)) from None
         self.frames_written += 1
 
     # -- internals ---------------------------------------------------------- #
@@ -763,17 +828,32 @@ class VideoWriter:
     def _probe_audio_only(src: Path) -> Optional[str]:
         """Audio codec of a file without video (e.g. an .m4a), or None."""
         proc = subprocess.run([_ffmpeg_exe(), *build_probe_args(src)], stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False,
+                              **_CHILD)
         text = proc.stderr.decode("utf-8", errors="replace")
         m = re.search(r"Stream #0:\d+\S*: Audio: (\S+)", text)
         return m.group(1).rstrip(",") if m else None
 
-    def _encoder_failure(self, what: str) -> str:
-        """One-line message for a dead encoder, including ffmpeg's last words."""
+    def _encoder_failure(self, what: str, exc: Optional[BaseException] = None) -> str:
+        """One-line message for a dead encoder, including ffmpeg's last words; a full
+        disk is named as such."""
         proc = self._proc
         if proc is not None and proc.poll() is None:
+            if proc.stdin is not None and not proc.stdin.closed:
+                try:  # EOF lets a still-running ffmpeg exit at once
+                    proc.stdin.close()
+                except OSError:
+                    pass
+            if isinstance(exc, BrokenPipeError):  # it is exiting: let it report why
+                try:
+                    proc.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    pass
             _stop_process(proc)
         log = _tail(_read_log(self._err)) if self._err is not None else ""
+        if _no_space(exc, log):
+            return (f"no space left on device while writing {self.path} "
+                    f"(after {self.frames_written} frames); nothing was saved")
         return (f"ffmpeg encoder for {self.path} failed after {self.frames_written} frames"
                 f" ({what})" + (f": {log}" if log else ""))
 
@@ -787,7 +867,7 @@ class VideoWriter:
             pass
         rc = proc.wait()
         if rc != 0:
-            raise RuntimeFailure(self._encoder_failure(f"exit code {rc}"))
+            raise RuntimeFailure(self._encoder_failure(_describe_rc(rc)))
         if self.frames_written == 0:
             raise RuntimeFailure(f"no frames were written to {self.path}; nothing saved")
         final = self._tmp
@@ -796,6 +876,8 @@ class VideoWriter:
         try:
             publish(final, self.path)
         except OSError as exc:
+            if _no_space(exc):
+                raise RuntimeFailure(f"no space left on device while writing {self.path}") from None
             raise OutputError(f"cannot move the finished video into place at {self.path}: "
                               f"{exc.strerror or exc}") from None
         self._done = True
@@ -809,7 +891,13 @@ class VideoWriter:
         if self._audio_codec is None:
             logger.info("no audio stream in %s; %s will have no audio", self.audio_from, self.path)
             return video_tmp
-        self._mux_tmp = _make_temp_path(self.path, ".mux")
+        try:
+            self._mux_tmp = _make_temp_path(self.path, ".mux")
+        except OSError as exc:
+            if _no_space(exc):
+                raise RuntimeFailure(f"no space left on device while writing {self.path}") from None
+            raise OutputError(f"cannot create a temporary file next to {self.path}: "
+                              f"{exc.strerror or exc}") from None
         duration = self.frames_written / self.fps
         copy = audio_can_be_copied(self._audio_codec, self.path.suffix)
         rc, log = _run_ffmpeg(build_mux_args(video_tmp, self.audio_from, self._mux_tmp, copy, duration))
@@ -819,6 +907,9 @@ class VideoWriter:
             copy = False
             rc, log = _run_ffmpeg(build_mux_args(video_tmp, self.audio_from, self._mux_tmp, False, duration))
         if rc != 0:
+            if _no_space(log=log):
+                raise RuntimeFailure(f"no space left on device while writing {self.path} "
+                                     f"(adding audio); nothing was saved")
             raise RuntimeFailure(f"adding audio from {self.audio_from} to {self.path} failed: {log}")
         logger.info("audio from %s %s (%s)", self.audio_from,
                     "copied" if copy else "re-encoded to AAC", self._audio_codec)
@@ -856,7 +947,8 @@ def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
-def ensure_writable_output(path: PathLike, inputs: Iterable[PathLike] = ()) -> Path:
+def ensure_writable_output(path: PathLike, inputs: Iterable[PathLike] = (), *,
+                           suffixes: Optional[Iterable[str]] = None) -> Path:
     """Check, before any work, that ``path`` can be written.
 
     Creates the output directory (with parents) if needed and creates/removes a
@@ -865,18 +957,25 @@ def ensure_writable_output(path: PathLike, inputs: Iterable[PathLike] = ()) -> P
     Args:
         path: the output file that will be written.
         inputs: input files of the run; the output must not be any of them.
+        suffixes: if given, the suffixes ``path`` may have (e.g. :data:`VIDEO_SUFFIXES`);
+            checked after the same-file check and before anything is created.
 
     Returns:
         The output path made absolute.
 
     Raises:
         OutputError: one line naming the path if it resolves to one of ``inputs``,
-            is an existing directory, or its directory cannot be created or written.
+            has a suffix not in ``suffixes``, is an existing directory, or its
+            directory cannot be created or written.
     """
     out = Path(path).expanduser().absolute()
     for inp in inputs:
         if _same_file(out, Path(inp).expanduser().absolute()):
             raise OutputError(f"output {out} is the same file as input {inp}; refusing to overwrite it")
+    allowed = None if suffixes is None else sorted({s.lower() for s in suffixes})
+    if allowed is not None and out.suffix.lower() not in allowed:
+        raise OutputError(f"unsupported suffix {out.suffix!r} for output {out} "
+                          f"(use one of {', '.join(allowed)})")
     if out.is_dir():
         raise OutputError(f"output path is a directory: {out}")
     parent = out.parent
