@@ -56,9 +56,13 @@ def _fail(args: argparse.Namespace, message: str, code: int) -> int:
 
 
 def _run(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]],
-         body: Callable[[argparse.Namespace], object]) -> int:
+         body: Callable[[argparse.Namespace], object], *,
+         interrupted: str = "interrupted; no output was written",
+         memory_hint: str = "try a smaller --batch_size or --image_size, or a smaller "
+                            "photo") -> int:
     """Parse ``argv``, run ``body(args)`` and map every failure to a one-line message and
-    an exit code (see :data:`EXIT_CODES`). Argument errors exit with 2 (argparse)."""
+    an exit code (see :data:`EXIT_CODES`). Argument errors exit with 2 (argparse).
+    ``interrupted`` / ``memory_hint`` word the Ctrl-C and out-of-memory messages."""
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
@@ -69,10 +73,9 @@ def _run(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]],
     except FomError as exc:
         return _fail(args, str(exc), exc.exit_code)
     except KeyboardInterrupt:
-        return _fail(args, "interrupted; no output was written", EXIT_FAILURE)
+        return _fail(args, interrupted, EXIT_FAILURE)
     except MemoryError:
-        return _fail(args, "out of memory; try a smaller --batch_size or --image_size, or a "
-                           "smaller photo", EXIT_FAILURE)
+        return _fail(args, f"out of memory; {memory_hint}", EXIT_FAILURE)
     except OSError as exc:  # not mapped by the API, e.g. a full disk outside the writer
         where = f" ({exc.filename})" if exc.filename else ""
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):

@@ -13,12 +13,10 @@ import dataclasses
 import importlib
 import importlib.util
 import logging
-import sys
-import traceback
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from ..errors import FomError, InputError
+from ..errors import InputError
 
 __all__ = ["train_main", "evaluate_main", "train_parser", "evaluate_parser", "load_callable"]
 
@@ -33,30 +31,12 @@ EXIT_CODES = """exit codes:
 
 def _run(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]],
          body: Callable[[argparse.Namespace], Optional[str]]) -> int:
-    args = parser.parse_args(argv)
-    level = logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
-    try:
-        result = body(args)
-    except FomError as exc:
-        if args.debug:
-            traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 1
-    except MemoryError:
-        print("error: out of memory; try a smaller --batch-size", file=sys.stderr)
-        return 1
-    except Exception as exc:  # noqa: BLE001 - one line for the user, traceback with --debug
-        if args.debug:
-            traceback.print_exc()
-        print(f"error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
-        return 1
-    if result:
-        print(result)
-    return 0
+    """The project's CLI runner (one-line errors, exit codes) with training's wording."""
+    from ..cli import _run as run_cli
+
+    return run_cli(parser, argv, body,
+                   interrupted="interrupted (training writes a checkpoint first)",
+                   memory_hint="try a smaller --batch-size")
 
 
 def _device_flags(p: argparse.ArgumentParser) -> None:
