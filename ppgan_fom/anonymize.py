@@ -480,11 +480,8 @@ class FaceAnonymizer:
             else list(target_faces)
         if not targets_in:
             raise InputError("at least one --target_face is needed")
-        if Path(output).suffix.lower() not in VIDEO_SUFFIXES:
-            raise OutputError(f"unsupported video suffix {Path(output).suffix!r} for {output} "
-                              f"(use one of {', '.join(sorted(VIDEO_SUFFIXES))})")
         inputs = [video, *targets_in]
-        out = ensure_writable_output(output, inputs)
+        out = ensure_writable_output(output, inputs, suffixes=VIDEO_SUFFIXES)
         report_path: Optional[Path] = None
         if report is not False:
             report_path = ensure_writable_output(

@@ -112,15 +112,10 @@ def main(argv=None) -> int:
     p.add_argument("dst", type=Path, help="output .pdparams")
     p.add_argument("--config", default="vox-256",
                    help="preset name or YAML (PaddleGAN or original layout) the weights are for")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    try:
-        convert_checkpoint(args.src, args.dst, args.config)
-    except FomError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    return 0
+    from .cli import _common_flags, _run
 
+    _common_flags(p)
+    return _run(p, argv, lambda args: str(convert_checkpoint(args.src, args.dst, args.config)))
 
 if __name__ == "__main__":
     sys.exit(main())
