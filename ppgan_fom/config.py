@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from .errors import InputError
 
@@ -218,15 +218,22 @@ def load_config(path_or_name: str | Path | Mapping[str, Any] | ModelConfig | Non
     path = Path(path_or_name)
     if not path.is_file():
         raise InputError(f"{path}: config file not found (presets: {', '.join(PRESETS)})")
+    data, _ = read_yaml_mapping(path)
+    return from_dict(data, name=path.stem, image_size=image_size)
+
+
+def read_yaml_mapping(path: Path) -> Tuple[Mapping[str, Any], str]:
+    """(parsed top-level mapping, raw text) of a YAML config, or a one-line InputError."""
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not a valid YAML file ({exc.__class__.__name__})") from None
     if not isinstance(data, Mapping):
         raise InputError(f"{path}: not a FOMM config (top level is not a mapping)")
-    return from_dict(data, name=path.stem, image_size=image_size)
+    return data, text
 
 
 def preset(name: str) -> ModelConfig:

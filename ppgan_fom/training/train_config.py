@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Tuple
 
-from ..config import ModelConfig, load_config
+from ..config import ModelConfig, load_config, read_yaml_mapping
 from ..errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -387,18 +387,10 @@ def load_train_config(path: str | Path) -> TrainConfig:
     Raises:
         InputError: missing file, invalid YAML, not a FOMM config, bad values.
     """
-    import yaml
-
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: config file not found")
-    try:
-        text = p.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p}: not a valid YAML file ({exc.__class__.__name__})") from None
-    if not isinstance(data, Mapping):
-        raise InputError(f"{p}: not a FOMM config (top level is not a mapping)")
+    data, text = read_yaml_mapping(p)
     return train_config_from_dict(data, name=p.stem, source_text=text)
 
 
