@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 KP = Dict[str, paddle.Tensor]
 
-__all__ = ["SourceState", "Animator", "frames_to_tensor", "tensor_to_frames"]
+__all__ = ["SourceState", "Animator", "frames_to_tensor", "tensor_to_frames", "batches"]
 
 
 def frames_to_tensor(frames: Sequence[np.ndarray]) -> paddle.Tensor:
@@ -31,9 +31,9 @@ def frames_to_tensor(frames: Sequence[np.ndarray]) -> paddle.Tensor:
     return paddle.to_tensor(np.ascontiguousarray(arr.transpose(0, 3, 1, 2)))
 
 
-def tensor_to_frames(t: paddle.Tensor) -> np.ndarray:
-    """(N, 3, S, S) float in [0, 1] -> (N, S, S, 3) uint8 (rounded)."""
-    arr = t.numpy().transpose(0, 2, 3, 1)
+def tensor_to_frames(t) -> np.ndarray:
+    """(N, 3, S, S) float in [0, 1] (tensor or array) -> (N, S, S, 3) uint8 (rounded)."""
+    arr = (t.numpy() if hasattr(t, "numpy") else np.asarray(t)).transpose(0, 2, 3, 1)
     return (np.clip(arr, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
@@ -92,7 +92,7 @@ class Animator:
 
     def keypoints_of(self, frames: Iterable[np.ndarray]) -> Iterator[KP]:
         """Keypoints batch by batch for a stream of frames."""
-        for batch in _batches(frames, self.batch_size):
+        for batch in batches(frames, self.batch_size):
             yield self.keypoints(batch)
 
     @paddle.no_grad()
@@ -144,7 +144,7 @@ class Animator:
         driving frame (FOMM's convention). Memory does not grow with the stream length.
         """
         scales: Optional[List[float]] = None
-        for batch in _batches(driving, self.batch_size):
+        for batch in batches(driving, self.batch_size):
             kp_d = self.keypoints(batch)
             if kp_initial is None:
                 kp_initial = _take(kp_d, slice(0, 1))
@@ -155,7 +155,8 @@ class Animator:
                 yield faces[:, i]
 
 
-def _batches(frames: Iterable[np.ndarray], size: int) -> Iterator[List[np.ndarray]]:
+def batches(frames: Iterable[np.ndarray], size: int) -> Iterator[List[np.ndarray]]:
+    """Group a stream into lists of ``size`` items (the last may be shorter)."""
     batch: List[np.ndarray] = []
     for frame in frames:
         batch.append(frame)

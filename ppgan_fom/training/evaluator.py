@@ -26,6 +26,7 @@ from typing import Callable, Iterable, Iterator, List, Optional
 
 import numpy as np
 
+from ..animator import batches, tensor_to_frames
 from .dataset import VideoEntry, VideoSet, to_chw_float
 
 logger = logging.getLogger(__name__)
@@ -174,22 +175,6 @@ class EvalReport:
         return "\n".join(out)
 
 
-def _batches(frames: Iterable[np.ndarray], size: int) -> Iterator[List[np.ndarray]]:
-    batch: List[np.ndarray] = []
-    for f in frames:
-        batch.append(f)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _to_uint8(chw: np.ndarray) -> np.ndarray:
-    """(B, 3, S, S) float in [0, 1] -> (B, S, S, 3) uint8."""
-    return (np.clip(chw.transpose(0, 2, 3, 1), 0, 1) * 255 + 0.5).astype(np.uint8)
-
-
 class Evaluator:
     """Runs the reconstruction protocol over a split's videos.
 
@@ -263,14 +248,14 @@ class Evaluator:
                     self.save_dir / f"{Path(entry.name).stem}.mp4", fps=self.videos.fps(entry),
                     size=size, crf=12))
                 if not self.include_source_frame:
-                    writer.write(_to_uint8(model.predict(to_chw_float(first)[None]))[0])
-            for batch in _batches(stream, self.batch_size):
+                    writer.write(tensor_to_frames(model.predict(to_chw_float(first)[None]))[0])
+            for batch in batches(stream, self.batch_size):
                 real = np.stack([to_chw_float(f) for f in batch])
                 pred = np.clip(model.predict(real), 0.0, 1.0)
                 l1s.extend(np.abs(pred - real).mean(axis=(1, 2, 3)).tolist())
                 if writer is None and self.keypoint_fn is None and self.embedding_fn is None:
                     continue
-                fake_u8, real_u8 = _to_uint8(pred), np.stack(batch)
+                fake_u8, real_u8 = tensor_to_frames(pred), np.stack(batch)
                 if writer is not None:
                     for f in fake_u8:
                         writer.write(f)

@@ -301,19 +301,26 @@ def _from_paddlegan(cfg: Mapping, model: ModelConfig) -> dict:
                        jitter=jitter)
     lr = _section(cfg, "lr_scheduler")
     opt = _section(cfg, "optimizer")
-    base = OptimConfig()
-    optim = OptimConfig(
-        lr_generator=_num(lr, "lr_generator", base.lr_generator),
-        lr_kp_detector=_num(lr, "lr_kp_detector", base.lr_kp_detector),
-        lr_discriminator=_num(lr, "lr_discriminator", base.lr_discriminator),
-        beta1=_num(opt, "beta1", 0.9), beta2=_num(opt, "beta2", 0.999),
-        milestones=tuple(int(v) for v in _floats(lr.get("epoch_milestones"), "epoch_milestones")),
-        milestone_unit="step", gamma=_num(lr, "gamma", 0.1))
+    optim = _optim(lr, opt, beta1=0.9, unit="step")
     epochs = cfg.get("epochs") or tp.get("num_epochs") or 100
     return dict(dataset=ds, optim=optim,
                 discriminator=_discriminator(_section(m, "discriminator", "discriminator_cfg")),
                 batch_size=_num(train, "batch_size", 8, int, where="dataset.train."),
                 num_epochs=int(epochs), tp=tp)
+
+
+def _optim(lr: Mapping, opt: Mapping, beta1: float, unit: str) -> OptimConfig:
+    """Learning rates / schedule from ``lr`` and Adam betas from ``opt`` (PaddleGAN keeps
+    them in two sections, the original FOMM in ``train_params``; their beta1 defaults
+    differ: 0.9 and 0.5)."""
+    base = OptimConfig()
+    return OptimConfig(
+        lr_generator=_num(lr, "lr_generator", base.lr_generator),
+        lr_kp_detector=_num(lr, "lr_kp_detector", base.lr_kp_detector),
+        lr_discriminator=_num(lr, "lr_discriminator", base.lr_discriminator),
+        beta1=_num(opt, "beta1", beta1), beta2=_num(opt, "beta2", 0.999),
+        milestones=tuple(int(v) for v in _floats(lr.get("epoch_milestones"), "epoch_milestones")),
+        milestone_unit=unit, gamma=_num(lr, "gamma", 0.1))
 
 
 def _from_fomm(cfg: Mapping, model: ModelConfig) -> dict:
@@ -326,14 +333,7 @@ def _from_fomm(cfg: Mapping, model: ModelConfig) -> dict:
                        horizontal_flip=bool(flip.get("horizontal_flip", False)),
                        time_flip=bool(flip.get("time_flip", False)),
                        jitter=_jitter(_section(dp, "augmentation_params", "jitter_param")))
-    base = OptimConfig()
-    optim = OptimConfig(
-        lr_generator=_num(tp, "lr_generator", base.lr_generator),
-        lr_kp_detector=_num(tp, "lr_kp_detector", base.lr_kp_detector),
-        lr_discriminator=_num(tp, "lr_discriminator", base.lr_discriminator),
-        beta1=_num(tp, "beta1", 0.5), beta2=_num(tp, "beta2", 0.999),
-        milestones=tuple(int(v) for v in _floats(tp.get("epoch_milestones"), "epoch_milestones")),
-        milestone_unit="epoch", gamma=_num(tp, "gamma", 0.1))
+    optim = _optim(tp, tp, beta1=0.5, unit="epoch")
     return dict(dataset=ds, optim=optim,
                 discriminator=_discriminator(_section(cfg, "model_params", "discriminator_params")),
                 batch_size=_num(tp, "batch_size", 8, int, where="train_params."),
