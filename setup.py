@@ -26,7 +26,9 @@ setup(
         # converting original PyTorch FOMM checkpoints (python -m ppgan_fom.convert)
         "torch": ["torch>=2.0"],
         # running tests and the example notebook
-        "test": ["pytest>=7", "hypothesis>=6", "nbclient>=0.7", "nbformat>=5", "ipykernel>=6"],
+        # running tests (imageio-ffmpeg's ffmpeg binary makes some test clips) and notebooks
+        "test": ["pytest>=7", "hypothesis>=6", "nbclient>=0.7", "nbformat>=5", "ipykernel>=6",
+                 "imageio-ffmpeg>=0.5"],
         # training logs in VisualDL
         "train": ["visualdl>=2.4"],
         # rebuilding the embedded BlazeFace weights from the TFLite models

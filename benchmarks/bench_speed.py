@@ -54,7 +54,7 @@ def worker(args) -> dict:
     from ppgan_fom.engine import make_engine
     from ppgan_fom.model import load_fomm
     from ppgan_fom.runtime import setup_device
-    from ppgan_fom.video_io import read_image
+    from ppgan_fom.media import read_image
     from ppgan_fom.compositing import resize_square
 
     device = setup_device(threads=args.threads)
@@ -130,7 +130,7 @@ def run_ppgan(py: str, batch: int, frames: int, threads: int, tmp: Path) -> dict
 
     from ppgan_fom.compositing import resize_square
     from ppgan_fom.driving import DrivingCrop, driving_frames
-    from ppgan_fom.video_io import read_image
+    from ppgan_fom.media import read_image
 
     fr = np.stack([f for _, f in zip(range(frames), driving_frames(CLIP, DrivingCrop(None, ""),
                                                                    256))])

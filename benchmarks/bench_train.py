@@ -38,7 +38,7 @@ def prepare_data(video: Path, root: Path, size: int, train_fraction: float) -> d
     import cv2
 
     from ppgan_fom.training.dataset import resize_frame
-    from ppgan_fom.video_io import iter_frames
+    from ppgan_fom.media import iter_frames
 
     frames = [resize_frame(f, size) for f in iter_frames(video)]
     split = int(round(train_fraction * len(frames)))

@@ -27,7 +27,7 @@ def read_rgb(path: PathLike) -> np.ndarray:
         InputError: one line naming the file (missing, not an image, truncated).
     """
     try:
-        from ppgan_fom.video_io import read_image
+        from ppgan_fom.media import read_image
     except ImportError:  # pragma: no cover - only before video_io existed
         read_image = _read_with_pillow
     return read_image(path)

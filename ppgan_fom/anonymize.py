@@ -51,8 +51,8 @@ from .tracking import (DEFAULT_CUT_THRESHOLD, DEFAULT_IOU, DEFAULT_MAX_GAP, DEFA
                        DEFAULT_SMOOTH_SIGMA, SceneCutDetector, Track, TrackBuilder,
                        coverage_by_frame, finalize_tracks, shot_bounds, to_ranges,
                        track_summary)
-from .video_io import (VIDEO_SUFFIXES, VideoInfo, VideoWriter, ensure_writable_output,
-                       iter_frames, probe_video, read_image)
+from .media import (VIDEO_SUFFIXES, Frame, VideoInfo, VideoWriter, ensure_writable_output,
+                    iter_frames, probe_video, read_frames, read_image)
 
 logger = logging.getLogger(__name__)
 
@@ -382,49 +382,49 @@ class FaceAnonymizer:
 
     # ------------------------------------------------------------ pass 2
     def render(self, video: PathLike, plan: TrackPlan, targets: Sequence[TargetFace],
-               on_frame: Optional[Callable[[FrameResult], None]] = None) -> Iterator[np.ndarray]:
-        """Pass 2: stream the video again and yield each output frame ``(H, W, 3)``
-        uint8 RGB (every input frame, faces of the tracks replaced).
+               on_frame: Optional[Callable[[FrameResult], None]] = None) -> Iterator[Frame]:
+        """Pass 2: stream the video again and yield each output frame: a
+        :class:`~ppgan_fom.media.Frame` with the input frame's index and presentation
+        time and the ``(H, W, 3)`` uint8 RGB image with the faces of the tracks replaced.
 
         Tracks must have their ``target`` set (:func:`assign_targets`).
         ``on_frame`` is called with a :class:`FrameResult` for every frame.
         """
         opts = self.options
-        window: List[Tuple[int, np.ndarray]] = []
+        window: List[Frame] = []
         started: Dict[int, Tuple[Any, List[float]]] = {}  # track id -> (kp_initial, scales)
         upcoming = sorted(plan.tracks, key=lambda t: t.start)
         live: List[Track] = []  # tracks that may cover the current window
         pos = 0
 
-        def flush() -> Iterator[np.ndarray]:
+        def flush() -> Iterator[Frame]:
             nonlocal pos, live
-            last = window[-1][0]
+            last = window[-1].index
             while pos < len(upcoming) and upcoming[pos].start <= last:
                 live.append(upcoming[pos])
                 pos += 1
             yield from self._render_window(window, live, targets, started, on_frame)
             live = [t for t in live if t.end > last]
 
-        frames = iter_frames(video, allow_partial=opts.animate.allow_partial_video)
-        for idx, frame in enumerate(frames):
-            window.append((idx, frame))
+        for frame in read_frames(video, allow_partial=opts.animate.allow_partial_video):
+            window.append(frame)
             if len(window) >= opts.animate.batch_size:
                 yield from flush()
                 window = []
         if window:
             yield from flush()
 
-    def _render_window(self, window: List[Tuple[int, np.ndarray]], tracks: Sequence[Track],
+    def _render_window(self, window: List[Frame], tracks: Sequence[Track],
                        targets: Sequence[TargetFace], started: Dict[int, Tuple[Any, List[float]]],
-                       on_frame) -> Iterator[np.ndarray]:
+                       on_frame) -> Iterator[Frame]:
         """Animate every track covering the frames of ``window``, paste, yield."""
         a = self.options.animate
-        first, last = window[0][0], window[-1][0]
-        pasted: Dict[int, List[Tuple[int, Box, np.ndarray]]] = {i: [] for i, _ in window}
+        first, last = window[0].index, window[-1].index
+        pasted: Dict[int, List[Tuple[int, Box, np.ndarray]]] = {f.index: [] for f in window}
         for t in tracks:
             if t.end < first or t.start > last:
                 continue
-            sel = [(i, f) for i, f in window if t.covers(i)]
+            sel = [(f.index, f.image) for f in window if t.covers(f.index)]
             boxes = [t.crop_box(i, a.face_margin) for i, _ in sel]
             crops = [crop_square(f, b, self.image_size) for (_, f), b in zip(sel, boxes)]
             target = targets[t.target]
@@ -444,7 +444,8 @@ class FaceAnonymizer:
         ends = {t.id: t.end for t in tracks}
         for tid in [tid for tid in started if ends.get(tid, -1) <= last]:
             del started[tid]  # finished: keep per-track state small
-        for i, frame in window:
+        for f in window:
+            i, frame = f.index, f.image
             faces = pasted[i]
             if faces:
                 composite, mask = paste_faces(frame, [(b, f) for _, b, f in faces],
@@ -453,7 +454,7 @@ class FaceAnonymizer:
                 composite, mask = frame, np.zeros(frame.shape[:2], bool)
             if on_frame is not None:
                 on_frame(FrameResult(i, frame, composite, mask, [(tid, b) for tid, b, _ in faces]))
-            yield composite
+            yield Frame(i, composite, f.time)
 
     # ------------------------------------------------------------ files
     def run(self, video: PathLike, target_faces: Union[PathLike, Sequence[PathLike]],
@@ -496,11 +497,11 @@ class FaceAnonymizer:
         if not plan.tracks:
             logger.warning("no face found in %s: the output is a re-encoded copy", video)
         written = 0
-        with VideoWriter(out, fps=info.fps, size=(info.width, info.height),
+        with VideoWriter(out, (info.width, info.height), info.fps, time_base=info.time_base,
                          audio_from=video if opts.animate.audio else None) as writer:
             for frame in tqdm(self.render(video, plan, targets, on_frame), total=plan.n_frames,
                               unit="frame", desc="anonymizing", disable=None):
-                writer.write(frame)
+                writer.write(frame.image, frame.time)
                 written += 1
         if written != plan.n_frames:
             logger.warning("decoded %d frames in pass 2 but %d in pass 1", written, plan.n_frames)

@@ -24,17 +24,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Sequence
+from typing import Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 
 from .compositing import Box, crop_square, resize_square
 from .errors import TruncatedVideoError
-from .video_io import VideoInfo, iter_frames
+from .media import Frame, VideoInfo, iter_frames, read_frames
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DrivingCrop", "plan_driving_crop", "driving_frames", "sample_indices",
+__all__ = ["DrivingCrop", "plan_driving_crop", "driving_frames", "crop_frames", "sample_indices",
            "normalized_kp_layout", "best_frame_index", "CLOSEUP_FRACTION"]
 
 #: A face at least this fraction of the frame's shorter side makes a close-up.
@@ -128,14 +128,21 @@ def _centre_square(h: int, w: int, faces) -> Optional[Box]:
     return (x1, y1, x1 + side, y1 + side)
 
 
+def crop_frames(frames: Iterable[Frame], crop: DrivingCrop, size: int) -> Iterator[Frame]:
+    """Each frame's image turned into the model's (size, size, 3) uint8 RGB input; index
+    and presentation time kept."""
+    for f in frames:
+        image = resize_square(f.image, size) if crop.box is None \
+            else crop_square(f.image, crop.box, size)
+        yield Frame(f.index, image, f.time)
+
+
 def driving_frames(path, crop: DrivingCrop, size: int,
                    allow_partial: bool = False) -> Iterator[np.ndarray]:
-    """Stream the driving video as (size, size, 3) uint8 RGB model inputs."""
-    for frame in iter_frames(path, allow_partial=allow_partial):
-        if crop.box is None:
-            yield resize_square(frame, size)
-        else:
-            yield crop_square(frame, crop.box, size)
+    """Stream the driving video as (size, size, 3) uint8 RGB model inputs (images only;
+    :func:`crop_frames` over :func:`~ppgan_fom.media.read_frames` keeps the times)."""
+    return (f.image for f in crop_frames(read_frames(path, allow_partial=allow_partial),
+                                         crop, size))
 
 
 def read_sample_frames(path, info: VideoInfo, allow_partial: bool = False) -> List[np.ndarray]:

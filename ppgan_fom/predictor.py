@@ -8,7 +8,8 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
+from collections import deque
+from typing import Deque, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -17,8 +18,8 @@ from .compositing import Box, crop_square, paste_faces
 from .config import ModelConfig, load_config
 from .errors import InputError, NoFaceError, VideoError
 from .options import AnimateOptions
-from .video_io import (VIDEO_SUFFIXES, VideoWriter, ensure_writable_output, probe_video,
-                       read_image)
+from .media import (VIDEO_SUFFIXES, VideoWriter, ensure_writable_output, probe_video,
+                    read_frames, read_image)
 
 logger = logging.getLogger(__name__)
 
@@ -204,19 +205,27 @@ class FirstOrderPredictor:
         logger.info(crop.reason)
         state = self.prepare(image, boxes)
         kp_initial = self._reference_keypoints(state, driving_video, crop)
-        frames = drv.driving_frames(driving_video, crop, self.image_size,
-                                    allow_partial=opts.allow_partial_video)
+        frames = drv.crop_frames(read_frames(driving_video, info=info,
+                                             allow_partial=opts.allow_partial_video),
+                                 crop, self.image_size)
+        times: Deque[float] = deque()  # times of frames taken by the animator, not yet out
+
+        def images() -> Iterator[np.ndarray]:
+            for f in frames:
+                times.append(f.time)
+                yield f.image
+
         h, w = image.shape[:2]
         written = 0
-        with VideoWriter(out, fps=info.fps, size=(w, h),
+        with VideoWriter(out, (w, h), info.fps, time_base=info.time_base,
                          audio_from=driving_video if opts.audio else None) as writer:
-            stream = self.animator.animate(state, frames, relative=opts.relative,
+            stream = self.animator.animate(state, images(), relative=opts.relative,
                                            adapt_scale=opts.adapt_scale, kp_initial=kp_initial)
             for faces in tqdm(stream, total=info.n_frames or None, unit="frame",
                               desc="animating", disable=None):
                 frame, _ = paste_faces(image, list(zip(boxes, faces)), ratio=opts.ratio,
                                        color_match=opts.color_match)
-                writer.write(frame)
+                writer.write(frame, times.popleft())
                 written += 1
         logger.info("wrote %s (%d frames, %.3g fps, %dx%d)", out, written, info.fps, w, h)
         return str(out)

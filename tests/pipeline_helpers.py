@@ -40,6 +40,6 @@ def stream_durations(path: Path) -> dict:
 
 
 def read_all(path: Path) -> np.ndarray:
-    from ppgan_fom.video_io import iter_frames
+    from ppgan_fom.media import iter_frames
 
     return np.stack(list(iter_frames(path)))

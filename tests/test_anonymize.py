@@ -26,7 +26,7 @@ from ppgan_fom.anonymize import (DEFAULT_RATIO, AnonymizeOptions, FaceAnonymizer
                                  options_from_anonymize_args, write_report)
 from ppgan_fom.errors import InputError, NoFaceError
 from ppgan_fom.options import AnimateOptions
-from ppgan_fom.video_io import VideoWriter, iter_frames, probe_video, read_image
+from ppgan_fom.media import VideoWriter, iter_frames, probe_video, read_image
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 REPO = Path(__file__).resolve().parents[1]

@@ -83,7 +83,7 @@ def test_evaluate_checkpoint_saves_videos_and_akd_aed(tmp_path, capsys):
     from ppgan_fom.training.dataset import PairDataset, VideoSet
     from ppgan_fom.training.train_config import load_train_config
     from ppgan_fom.training.trainer import Trainer, TrainOptions
-    from ppgan_fom.video_io import probe_video
+    from ppgan_fom.media import probe_video
 
     root = tmp_path / "data"
     write_frames_folder(root / "train" / "t", blob_frames(4))

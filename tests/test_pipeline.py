@@ -15,7 +15,7 @@ from ppgan_fom import FirstOrderPredictor
 from ppgan_fom.compositing import paste_faces
 from ppgan_fom.driving import DrivingCrop, driving_frames
 from ppgan_fom.errors import NoFaceError
-from ppgan_fom.video_io import probe_video, read_image
+from ppgan_fom.media import probe_video, read_image
 
 CFG = str(SMALL / "fom_small64.yaml")
 WEIGHTS = str(SMALL / "fom_small64_random.pdparams")

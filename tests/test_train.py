@@ -101,7 +101,7 @@ def write_frames_folder(folder: Path, frames: list) -> Path:
 
 
 def write_video(path: Path, frames: list, fps: float = 10.0) -> Path:
-    from ppgan_fom.video_io import VideoWriter
+    from ppgan_fom.media import VideoWriter
 
     h, w = frames[0].shape[:2]
     path.parent.mkdir(parents=True, exist_ok=True)

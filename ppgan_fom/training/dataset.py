@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..video_io import iter_frames, probe_video, read_image
+from ..media import iter_frames, probe_video, read_image
 from .augmentation import PairAugmentation
 from .train_config import DatasetConfig
 

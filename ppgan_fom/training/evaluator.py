@@ -240,7 +240,7 @@ class Evaluator:
         with contextlib.ExitStack() as stack:
             writer = None
             if self.save_dir is not None:
-                from ..video_io import VideoWriter
+                from ..media import VideoWriter
 
                 size = first.shape[1], first.shape[0]
                 self.save_dir.mkdir(parents=True, exist_ok=True)

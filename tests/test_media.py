@@ -1,4 +1,6 @@
-"""Tests for ppgan_fom.video_io (image reading, video probing/decoding/writing)."""
+"""Tests for ppgan_fom.media (image reading, video probing/decoding/writing on PyAV).
+
+Timing and sync (offsets, VFR, edit lists, rotation, GIF) are in tests/test_timing.py."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import av
 import cv2
 import imageio_ffmpeg
 import numpy as np
@@ -15,22 +18,16 @@ import pytest
 from PIL import Image
 
 from ppgan_fom.errors import FomError, InputError, OutputError, RuntimeFailure, VideoError
-from ppgan_fom.video_io import (
-    VideoInfo,
+from ppgan_fom.media import (
     VideoWriter,
-    audio_can_be_copied,
-    build_decode_args,
-    build_encode_args,
-    build_mux_args,
     ensure_writable_output,
-    even_size,
     is_truncated,
     iter_frames,
-    pad_to_even,
-    parse_probe_output,
     probe_video,
     read_image,
 )
+from ppgan_fom.media.audio import can_copy_audio
+from ppgan_fom.media.encoders import H264Encoder, even_size, pad_to_even
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
@@ -120,7 +117,7 @@ def test_truncated_video_raises_unless_partial_allowed(caplog) -> None:
         for _ in iter_frames(p):
             pass
     assert p.name in str(err.value)
-    with caplog.at_level(logging.WARNING, logger="ppgan_fom.video_io"):
+    with caplog.at_level(logging.WARNING, logger="ppgan_fom.media"):
         frames = list(iter_frames(p, allow_partial=True))
     assert len(frames) == 40
     assert "decoded 40 of 90" in caplog.text
@@ -198,54 +195,31 @@ def test_is_truncated_thresholds() -> None:
     assert not is_truncated(10, 0)  # unknown header count
 
 
-PROBE_TEXT = """Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'x.mp4':
-  Duration: 00:00:02.00, start: 0.000000, bitrate: 96 kb/s
-  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(progressive), 64x48 [SAR 1:1 DAR 4:3], 13 kb/s, 29.97 fps, 29.97 tbr, 12800 tbn (default)
-    Side data:
-      Display Matrix: rotation of -90.00 degrees
-  Stream #0:1[0x2](und): Audio: pcm_s16le (sowt / 0x74776F73), 44100 Hz, mono, s16, 705 kb/s (default)
-At least one output file must be specified
-"""
+def test_audio_copy_rule() -> None:
+    assert can_copy_audio("aac", ".mp4") and can_copy_audio("mp3", ".MOV")
+    assert not can_copy_audio("pcm_s16le", ".mp4") and not can_copy_audio("opus", ".m4v")
+    assert can_copy_audio("opus", ".mkv") and can_copy_audio("pcm_s16le", ".mkv")
+    assert not can_copy_audio(None, ".mkv") and not can_copy_audio("aac", ".gif")
 
 
-def test_parse_probe_output() -> None:
-    info = parse_probe_output(PROBE_TEXT, "x.mp4")
-    assert info == VideoInfo(fps=29.97, n_frames=60, width=48, height=64, has_audio=True, duration=2.0,
-                             audio_codec="pcm_s16le", video_codec="h264", rotation=-90.0)
-    no_rot = PROBE_TEXT.replace("rotation of -90.00", "rotation of 180.00")
-    assert (parse_probe_output(no_rot, "x.mp4").width, parse_probe_output(no_rot, "x.mp4").height) == (64, 48)
-    with pytest.raises(VideoError, match="x.mp4"):
-        parse_probe_output("x.mp4: Invalid data found when processing input\n", "x.mp4")
-    still = "Input #0, png_pipe, from 'a.png':\n  Stream #0:0: Video: png, rgb24, 8x8, 25 fps, 25 tbr\n"
-    with pytest.raises(VideoError, match="still image"):
-        parse_probe_output(still, "a.png")
-
-
-def test_build_encode_args() -> None:
-    args = build_encode_args("/o/.x.tmp-1.mp4", 29.97, (64, 48), crf=20)
-    s = " ".join(args)
-    assert "-f rawvideo -pix_fmt rgb24 -s 64x48 -r 29.97 -i -" in s
-    assert "-c:v libx264 -pix_fmt yuv420p -crf 20" in s
-    assert "-movflags +faststart" in s and args[-1] == "/o/.x.tmp-1.mp4"
-    assert "-an" in args and FFMPEG not in args
-    assert "-movflags" not in build_encode_args("x.mkv", 25, (8, 8))
-
-
-def test_build_mux_args() -> None:
-    copy = build_mux_args("v.mp4", "a.mov", "o.mp4", copy_audio=True, duration=2.0)
-    s = " ".join(copy)
-    assert s.startswith("-hide_banner") and copy[-1] == "o.mp4"
-    assert "-i v.mp4 -i a.mov -map 0:v:0 -map 1:a:0 -c:v copy -c:a copy -t 2.000000" in s
-    enc = " ".join(build_mux_args("v.mp4", "a.mov", "o.mp4", copy_audio=False))
-    assert "-c:a aac -b:a 192k" in enc and "-shortest" in enc and "-c:a copy" not in enc
-
-
-def test_decode_args_and_audio_copy_rule() -> None:
-    s = " ".join(build_decode_args("in put.mp4"))
-    assert "-i in put.mp4 -map 0:v:0" in s and "-f rawvideo -pix_fmt rgb24 -" in s
-    assert audio_can_be_copied("aac") and audio_can_be_copied("mp3")
-    assert not audio_can_be_copied("pcm_s16le") and not audio_can_be_copied("opus")
-    assert audio_can_be_copied("opus", ".mkv") and not audio_can_be_copied(None)
+def test_encoder_settings_reach_the_file(tmp_path: Path) -> None:
+    """crf/preset are the encoder's options; the MP4 is fast-start (moov before mdat) and
+    states the BT.601 colours its RGB -> YUV conversion used; MKV has no movflags."""
+    out = tmp_path / "o.mp4"
+    with VideoWriter(out, fps=10, size=(64, 48), crf=20, preset="veryfast") as vw:
+        assert vw._encoder.stream.options == {"crf": "20", "preset": "veryfast"}
+        for f in smooth_frames(3, 64, 48):
+            vw.write(f)
+    data = out.read_bytes()
+    assert data.index(b"moov") < data.index(b"mdat")
+    with av.open(str(out)) as c:
+        cc = c.streams.video[0].codec_context
+        assert (cc.name, cc.pix_fmt, int(cc.colorspace), int(cc.color_range)) == \
+            ("h264", "yuv420p", 6, 1)
+    mkv = tmp_path / "o.mkv"
+    with VideoWriter(mkv, fps=10, size=(64, 48)) as vw:
+        vw.write(smooth_frames(1, 64, 48)[0])
+    assert probe_video(mkv).format.startswith("matroska")
 
 
 def test_pad_to_even() -> None:
@@ -300,7 +274,7 @@ def test_writer_pads_odd_sizes(tmp_path: Path) -> None:
 def test_writer_muxes_audio_cut_to_video_length(tmp_path: Path, caplog) -> None:
     src = make_clip(tmp_path / "tone.mp4", seconds=3.0, fps=25, audio_seconds=3.0)
     out = tmp_path / "out.mp4"
-    with caplog.at_level(logging.INFO, logger="ppgan_fom.video_io"):
+    with caplog.at_level(logging.INFO, logger="ppgan_fom.media"):
         with VideoWriter(out, fps=25, size=(64, 48), audio_from=src) as vw:
             for f in smooth_frames(50, 64, 48):  # 2.0 s of video
                 vw.write(f)
@@ -316,7 +290,7 @@ def test_writer_reencodes_non_mp4_audio_and_keeps_video_when_audio_short(tmp_pat
     wav = tmp_path / "tone.wav"
     ffmpeg("-f", "lavfi", "-i", "sine=frequency=300:duration=1.0", "-c:a", "pcm_s16le", str(wav))
     out = tmp_path / "out.mp4"
-    with caplog.at_level(logging.INFO, logger="ppgan_fom.video_io"):
+    with caplog.at_level(logging.INFO, logger="ppgan_fom.media"):
         with VideoWriter(out, fps=20, size=(32, 32), audio_from=wav) as vw:
             for f in smooth_frames(40, 32, 32):  # 2 s of video, 1 s of audio
                 vw.write(f)
@@ -329,7 +303,7 @@ def test_writer_reencodes_non_mp4_audio_and_keeps_video_when_audio_short(tmp_pat
 def test_writer_without_audio_in_source(tmp_path: Path, caplog) -> None:
     src = make_clip(tmp_path / "silent.mp4", seconds=0.5)
     out = tmp_path / "out.mp4"
-    with caplog.at_level(logging.INFO, logger="ppgan_fom.video_io"):
+    with caplog.at_level(logging.INFO, logger="ppgan_fom.media"):
         with VideoWriter(out, fps=10, size=(16, 16), audio_from=src) as vw:
             vw.write(np.zeros((16, 16, 3), np.uint8))
     assert not probe_video(out).has_audio
@@ -371,13 +345,18 @@ def test_writer_rejects_wrong_frames_and_empty_output(tmp_path: Path) -> None:
         VideoWriter(out, fps=0, size=(8, 8))
 
 
-def test_writer_encoder_death_is_runtime_failure(tmp_path: Path) -> None:
+def test_writer_encoder_failure_is_runtime_failure(tmp_path: Path, monkeypatch) -> None:
     out = tmp_path / "o.mp4"
-    with pytest.raises(RuntimeFailure, match="o.mp4"):
+    real = H264Encoder.encode
+
+    def fail_on_second(self, image, pts):  # the encoder crashes mid-run
+        if pts > 0:
+            raise av.error.ExternalError(-542398533, "Generic error in an external library")
+        return real(self, image, pts)
+
+    monkeypatch.setattr(H264Encoder, "encode", fail_on_second)
+    with pytest.raises(RuntimeFailure, match=r"H.264 encoder for .*o.mp4 failed after 1 frames"):
         with VideoWriter(out, fps=10, size=(320, 240)) as vw:
-            vw.write(np.zeros((240, 320, 3), np.uint8))
-            vw._proc.kill()  # simulate the encoder crashing mid-run
-            vw._proc.wait()
             for _ in range(50):
                 vw.write(np.zeros((240, 320, 3), np.uint8))
     assert not out.exists() and leftovers(tmp_path) == []
