@@ -246,3 +246,22 @@ def test_save_checkpoint_is_atomic_and_round_trips(tmp_path):
     import paddle  # the file is a normal Paddle checkpoint too
 
     assert paddle.load(str(p))["generator"]["a"].shape == [4]
+
+
+def test_concurrent_download_waits_for_the_lock_and_uses_the_finished_file(cache, tmp_path):
+    import threading
+    import time
+
+    from ppgan_fom.download import directory_lock
+
+    cache.mkdir(parents=True)
+    calls, results = [], []
+    worker = threading.Thread(target=lambda: results.append(
+        W.resolve_weights("vox-256", downloader=_fake_downloader(b"", calls))))
+    with directory_lock(cache):  # "another process" is downloading into the cache
+        worker.start()
+        time.sleep(0.3)
+        assert worker.is_alive() and calls == []  # waiting, not downloading beside it
+        (cache / "vox-cpk.pdparams").write_bytes(_ckpt(tmp_path))  # ... and it finished
+    worker.join(10)
+    assert results == [cache / "vox-cpk.pdparams"] and calls == []
