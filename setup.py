@@ -7,8 +7,18 @@ HERE = Path(__file__).parent
 
 
 def _requirements() -> list:
+    """Core requirements: requirements.txt without comments (no Paddle, no OpenCV)."""
     lines = (HERE / "requirements.txt").read_text().splitlines()
-    return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+    reqs = [ln.split("#", 1)[0].strip() for ln in lines]
+    return [r for r in reqs if r]
+
+
+# Paddle and OpenCV come in several builds providing the same module; the core install
+# requires none of them so that it never installs one over the build a machine has
+# (paddlepaddle-gpu on AI Studio, a conda/system OpenCV, ...). A fresh CPU machine
+# installs them with the `cpu` extra; GPU users install paddlepaddle-gpu themselves.
+# docs/install.md explains the choice.
+CPU_RUNTIME = ["paddlepaddle>=3.0,<4", "opencv-python-headless>=4.8"]
 
 
 setup(
@@ -23,12 +33,14 @@ setup(
     package_data={"faceutils": ["data/*"], "ppgan_fom": ["configs/*.yaml"]},
     install_requires=_requirements(),
     extras_require={
+        # everything a fresh CPU-only machine needs: the README's first command
+        "cpu": CPU_RUNTIME,
         # converting original PyTorch FOMM checkpoints (python -m ppgan_fom.convert)
         "torch": ["torch>=2.0"],
-        # running tests and the example notebook
-        # running tests (imageio-ffmpeg's ffmpeg binary makes some test clips) and notebooks
+        # running tests and the example notebook; imageio-ffmpeg makes test videos,
+        # setuptools builds the project's wheel in tests/test_install.py
         "test": ["pytest>=7", "hypothesis>=6", "nbclient>=0.7", "nbformat>=5", "ipykernel>=6",
-                 "imageio-ffmpeg>=0.5"],
+                 "imageio-ffmpeg>=0.5", "setuptools>=70.1"],
         # training logs in VisualDL
         "train": ["visualdl>=2.4"],
         # rebuilding the embedded BlazeFace weights from the TFLite models

@@ -14,6 +14,7 @@ import logging
 import sys
 from typing import Optional, Sequence
 
+from ppgan_fom.deps import require
 from ppgan_fom.errors import FomError
 
 from .boxes import DEFAULT_MARGIN, face_crop_boxes
@@ -37,6 +38,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         format="%(message)s")
     detector = None
     try:
+        require()  # Paddle / OpenCV missing: one line with the install command
         for path in args.images:
             image = read_rgb(path)  # a bad file fails before any model is loaded
             if detector is None:

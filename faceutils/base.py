@@ -11,7 +11,6 @@ import abc
 import logging
 from typing import List, Sequence, Tuple
 
-import cv2
 import numpy as np
 
 from ppgan_fom.errors import InputError
@@ -62,6 +61,8 @@ def downscale(image: np.ndarray, max_side: int) -> Tuple[np.ndarray, float]:
         return image, 1.0
     factor = max_side / longest
     size = (max(1, int(round(w * factor))), max(1, int(round(h * factor))))
+    import cv2  # here, not at the top: `import faceutils` works without OpenCV
+
     small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     return small, min(size[0] / w, size[1] / h)
 

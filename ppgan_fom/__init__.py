@@ -11,6 +11,10 @@ __all__ = ["FirstOrderPredictor", "AnimateOptions", "FaceAnonymizer", "__version
 
 
 def __getattr__(name):  # lazy: keep `import ppgan_fom` light (no Paddle import)
+    if name in ("FirstOrderPredictor", "FaceAnonymizer"):
+        from .deps import require
+
+        require()  # ImportError naming the install command when Paddle/OpenCV is missing
     if name == "FirstOrderPredictor":
         from .predictor import FirstOrderPredictor
 

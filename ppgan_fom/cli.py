@@ -18,6 +18,7 @@ import traceback
 import warnings
 from typing import Callable, Optional, Sequence
 
+from .deps import MissingDependencyError, require
 from .errors import FomError
 from .options import add_option_flags, options_from_args
 
@@ -69,6 +70,7 @@ def _run(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]],
     if not args.debug:  # paddle's import-time notice about a C++ build cache is noise here
         warnings.filterwarnings("ignore", message="No ccache found")
     try:
+        require()  # Paddle and OpenCV are not core requirements: one line if absent
         result = body(args)
     except FomError as exc:
         return _fail(args, str(exc), exc.exit_code)
@@ -122,6 +124,11 @@ def demo_main(argv: Optional[Sequence[str]] = None) -> int:
 
 def anonymize_main(argv: Optional[Sequence[str]] = None) -> int:
     """``anonymize.py`` / ``ppgan-fom-anonymize``."""
+    try:
+        require()  # before importing the tool, which needs OpenCV at import time
+    except MissingDependencyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     from .anonymize import anonymize_cli
 
     return anonymize_cli(argv, _run, _common_flags)

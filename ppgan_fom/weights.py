@@ -1,18 +1,22 @@
-"""Pretrained weights: registry, cache, download, safe loading and validation.
+"""Pretrained weights: registry, cache, safe loading and validation.
 
 Weights are resolved in this order:
 
 1. an explicit local path (``weight_path=`` / ``--weight_path``) always wins;
 2. the cache directory (``$PPGAN_FOM_HOME``, default ``~/.cache/ppgan_fom/weights``);
-3. a download of the registry URL, unless offline mode is on
-   (``PPGAN_FOM_OFFLINE=1``), in which case a one-line error names the file to
-   fetch by hand and where to put it.
+3. PaddleGAN's own cache, used in place (``~/.cache/ppgan/<name>`` for the FOMM, GPEN and
+   VGG19 files, ``~/.cache/paddle/hapi/weights/s3fd_paddle.pdparams`` for S3FD: where
+   PaddleGAN's loaders put them), unless ``PPGAN_FOM_REUSE_PADDLEGAN=0``;
+4. a download of the registry URL (:mod:`ppgan_fom.download`: retries, resume), unless
+   offline mode is on (``PPGAN_FOM_OFFLINE=1``), in which case a one-line error names the
+   file to fetch by hand and where to put it.
 
-Downloads go to a temporary file that is renamed into place. The sha256 of a
-downloaded file is recorded beside it (``<file>.sha256``) and checked on later
-loads; a checksum is *pinned* in the registry only where the bytes were really
-hashed (none of the official files could be hashed on the machines this project
-is developed on, so none is pinned yet).
+A download is written to ``<file>.part``, checked (pinned sha256, then read as a
+checkpoint with the restricted unpickler) and only then renamed into place. The sha256
+of a downloaded file is recorded beside it (``<file>.sha256``) and checked on later
+loads; a checksum is *pinned* in the registry only where the bytes were really hashed
+(none of the official files could be hashed on the machines this project is developed
+on, so none is pinned yet).
 
 Checkpoints are read with a restricted unpickler that admits only numpy arrays,
 plain containers, strings and numbers: a ``.pdparams`` file is a pickle, and
@@ -27,13 +31,13 @@ import logging
 import os
 import pickle
 import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .download import DownloadError, directory_lock, http_download, partial_path
 from .errors import WeightsError
 from .fsutil import publish
 
@@ -43,6 +47,7 @@ __all__ = [
     "WeightSpec",
     "REGISTRY",
     "cache_dir",
+    "paddlegan_cache_path",
     "is_offline",
     "resolve_weights",
     "load_checkpoint",
@@ -53,6 +58,14 @@ __all__ = [
 
 ENV_HOME = "PPGAN_FOM_HOME"
 ENV_OFFLINE = "PPGAN_FOM_OFFLINE"
+ENV_REUSE_PADDLEGAN = "PPGAN_FOM_REUSE_PADDLEGAN"
+
+#: PaddleGAN's caches, relative to ``~/.cache``: ``ppgan.utils.download.get_path_from_url``
+#: (FOMM, GPEN, VGG19) and ``paddle.utils.download.get_weights_path_from_url`` (used by
+#: PaddleGAN's S3FD detector). Both name the file after the last part of its URL and
+#: read no environment variable.
+PPGAN_CACHE = "ppgan"
+PADDLE_HAPI_CACHE = "paddle/hapi/weights"
 
 _BCE = "https://paddlegan.bj.bcebos.com"
 
@@ -62,6 +75,8 @@ class WeightSpec:
     """One downloadable weights file.
 
     ``sha256`` is set only for files whose bytes were actually hashed.
+    ``paddlegan_cache`` is where PaddleGAN keeps the same file, relative to ``~/.cache``
+    (``None``: PaddleGAN does not download it).
     """
 
     name: str
@@ -69,6 +84,7 @@ class WeightSpec:
     filename: str
     description: str
     sha256: Optional[str] = None
+    paddlegan_cache: Optional[str] = PPGAN_CACHE
 
 
 REGISTRY: Dict[str, WeightSpec] = {
@@ -81,7 +97,8 @@ REGISTRY: Dict[str, WeightSpec] = {
         WeightSpec("vox-mobile", f"{_BCE}/applications/first_order_model/vox-mobile.pdparams",
                    "vox-mobile.pdparams", "PaddleGAN lightweight FOMM (mobile_net), 256x256"),
         WeightSpec("s3fd", f"{_BCE}/models/s3fd_paddle.pdparams",
-                   "s3fd_paddle.pdparams", "PaddleGAN S3FD face detector"),
+                   "s3fd_paddle.pdparams", "PaddleGAN S3FD face detector",
+                   paddlegan_cache=PADDLE_HAPI_CACHE),
         WeightSpec("vgg19", f"{_BCE}/models/vgg19.pdparams",
                    "vgg19.pdparams", "VGG19 ImageNet features (training perceptual loss)"),
     )
@@ -110,22 +127,36 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def _http_download(url: str, dest: Path) -> None:
-    """Stream ``url`` into ``dest`` with a tqdm bar."""
-    from tqdm import tqdm
-
-    with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 (fixed https registry URLs)
-        total = int(resp.headers.get("Content-Length") or 0) or None
-        with open(dest, "wb") as out, tqdm(total=total, unit="B", unit_scale=True,
-                                           desc=dest.name.split(".tmp")[0]) as bar:
-            for block in iter(lambda: resp.read(1 << 16), b""):
-                out.write(block)
-                bar.update(len(block))
-
-
 def _manual_hint(spec: WeightSpec, target: Path) -> str:
     return (f"download {spec.url} by hand and save it as {target} "
             f"(or pass its local path with --weight_path)")
+
+
+def paddlegan_cache_path(spec: WeightSpec) -> Optional[Path]:
+    """Where PaddleGAN would have saved ``spec``'s file (``None`` if reuse is off).
+
+    PaddleGAN names the file after the last component of its URL, under
+    ``~/.cache/ppgan`` or Paddle's ``~/.cache/paddle/hapi/weights``
+    (:attr:`WeightSpec.paddlegan_cache`). ``PPGAN_FOM_REUSE_PADDLEGAN=0`` turns reuse off.
+    """
+    if spec.paddlegan_cache is None or os.environ.get(ENV_REUSE_PADDLEGAN, "1").strip().lower() \
+            in {"0", "false", "no", "off"}:
+        return None
+    return Path.home() / ".cache" / spec.paddlegan_cache / spec.url.rsplit("/", 1)[-1]
+
+
+def _cached(spec: WeightSpec, target: Path) -> Optional[Path]:
+    """Our cached file, else PaddleGAN's (used in place), checksum-verified; else None."""
+    if target.is_file():
+        _verify_checksum(spec, target)
+        logger.info("weights %s: using cached %s", spec.name, target)
+        return target
+    theirs = paddlegan_cache_path(spec)
+    if theirs is not None and theirs.is_file():
+        _verify_checksum(spec, theirs)
+        logger.info("weights %s: using PaddleGAN's downloaded %s (not copied)", spec.name, theirs)
+        return theirs
+    return None
 
 
 def resolve_weights(name_or_path: str, *, downloader: Optional[Downloader] = None,
@@ -134,12 +165,15 @@ def resolve_weights(name_or_path: str, *, downloader: Optional[Downloader] = Non
 
     Args:
         name_or_path: a registry name (``vox-256``, ``s3fd``, ...) or a path to a file.
-        downloader: ``f(url, dest_path)`` used instead of HTTP (tests inject a fake).
+        downloader: ``f(url, part_path)`` that writes the complete file to ``part_path``,
+            used instead of :func:`ppgan_fom.download.http_download` (tests inject a fake
+            or the real one with a tiny backoff).
         root: cache directory override (default :func:`cache_dir`).
 
     Raises:
         WeightsError: unknown name, missing local file, offline and not cached,
-            failed download, or checksum mismatch. The message names the file and URL.
+            failed download, a download that is not a checkpoint, or checksum
+            mismatch. The message is one line naming the file and URL.
     """
     if name_or_path not in REGISTRY:
         path = Path(name_or_path).expanduser()
@@ -151,33 +185,55 @@ def resolve_weights(name_or_path: str, *, downloader: Optional[Downloader] = Non
                            f"(known names: {', '.join(sorted(REGISTRY))})")
     spec = REGISTRY[name_or_path]
     target = (root or cache_dir()) / spec.filename
-    if target.is_file():
-        _verify_checksum(spec, target)
-        logger.info("weights %s: using cached %s", spec.name, target)
-        return target
+    found = _cached(spec, target)
+    if found is not None:
+        return found
     if is_offline():
         raise WeightsError(f"offline ({ENV_OFFLINE} is set) and weights '{spec.name}' are not "
                            f"cached: {_manual_hint(spec, target)}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.filename}.tmp-", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    with directory_lock(target.parent):
+        if target.is_file():  # another process finished it while we waited for the lock
+            return _cached(spec, target)
+        return _download(spec, target, downloader)
+
+
+def _download(spec: WeightSpec, target: Path, downloader: Optional[Downloader]) -> Path:
+    """Fetch into ``<target>.part``, check it, record its sha256, rename it into place."""
+    part = partial_path(target)
+    logger.info("downloading %s from %s", spec.filename, spec.url)
     try:
-        logger.info("downloading %s from %s", spec.filename, spec.url)
-        (downloader or _http_download)(spec.url, tmp)
-        digest = sha256_of(tmp)
-        if spec.sha256 and digest != spec.sha256:
-            raise WeightsError(f"{target}: download of {spec.url} has sha256 {digest}, "
-                               f"expected {spec.sha256}")
-        publish(tmp, target)
+        if downloader is not None:
+            downloader(spec.url, part)
+        else:
+            http_download(spec.url, part, desc=spec.filename)
     except WeightsError:
         raise
-    except Exception as exc:  # network errors of every kind end the same way
-        raise WeightsError(f"could not download weights '{spec.name}' ({exc.__class__.__name__}: "
-                           f"{exc}); {_manual_hint(spec, target)}") from exc
+    except Exception as exc:  # DownloadError, or whatever an injected downloader raises
+        detail = str(exc) if isinstance(exc, DownloadError) else \
+            f"{exc.__class__.__name__}: {exc}"
+        kept = getattr(exc, "partial", None) or (part if part.is_file() else None)
+        resume = (f"{kept.stat().st_size} bytes kept in {kept}, run again to resume; or "
+                  if kept is not None and kept.is_file() else "")
+        raise WeightsError(f"could not download weights '{spec.name}' from {spec.url} "
+                           f"({detail}); {resume}{_manual_hint(spec, target)}") from None
+    try:
+        digest = sha256_of(part)
+        if spec.sha256 and digest != spec.sha256:
+            raise WeightsError(f"{target}: download of {spec.url} has sha256 {digest}, "
+                               f"expected {spec.sha256}; nothing was saved")
+        try:
+            load_checkpoint(part)  # an HTML error page or a truncated file stops here
+        except WeightsError as exc:
+            reason = str(exc).split(": ", 1)[-1]
+            raise WeightsError(f"{target}: the file downloaded from {spec.url} is not a usable "
+                               f"checkpoint ({reason}); nothing was saved; "
+                               f"{_manual_hint(spec, target)}") from None
+        # the sidecar goes first, so a file at the final path always has its checksum
+        _sidecar(target).write_text(digest + "\n")
+        publish(part, target)
     finally:
-        tmp.unlink(missing_ok=True)
-    _sidecar(target).write_text(digest + "\n")
+        part.unlink(missing_ok=True)
     logger.info("weights %s saved to %s (sha256 %s)", spec.name, target, digest)
     return target
 

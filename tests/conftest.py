@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("PPGAN_FOM_OFFLINE", "1")  # tests never download
+# ... and never pick up weights from a PaddleGAN cache in the real home directory
+os.environ.setdefault("PPGAN_FOM_REUSE_PADDLEGAN", "0")
 # exported inference graphs of the test models go to a per-session temp dir
 os.environ.setdefault("PPGAN_FOM_ENGINE_CACHE", tempfile.mkdtemp(prefix="ppgan_fom_engines-"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import shutil
@@ -18,8 +19,16 @@ from ppgan_fom.model import load_fomm
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv(W.ENV_HOME, str(tmp_path / "cache"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no real PaddleGAN cache
     monkeypatch.delenv(W.ENV_OFFLINE, raising=False)
+    monkeypatch.delenv(W.ENV_REUSE_PADDLEGAN, raising=False)
     return tmp_path / "cache"
+
+
+def _ckpt(tmp_path, name="c.pdparams", n=4) -> bytes:
+    """Bytes of a small valid checkpoint (downloads are checked as checkpoints)."""
+    state = {"generator": {"w": np.arange(n, dtype=np.float32)}, "kp_detector": {}}
+    return W.save_checkpoint(tmp_path / "src" / name, state).read_bytes()
 
 
 def _fake_downloader(payload: bytes, calls: list):
@@ -42,21 +51,23 @@ def test_missing_local_path_names_it(tmp_path):
         W.resolve_weights(str(tmp_path / "nope.pdparams"))
 
 
-def test_download_then_cache_hit_records_sha256(cache):
+def test_download_then_cache_hit_records_sha256(cache, tmp_path):
     calls = []
-    dl = _fake_downloader(b"weights-bytes", calls)
+    payload = _ckpt(tmp_path)
+    dl = _fake_downloader(payload, calls)
     p = W.resolve_weights("vox-256", downloader=dl)
-    assert p == cache / "vox-cpk.pdparams" and p.read_bytes() == b"weights-bytes"
+    assert p == cache / "vox-cpk.pdparams" and p.read_bytes() == payload
     assert calls == [W.REGISTRY["vox-256"].url]
     side = p.with_name(p.name + ".sha256")
     assert side.read_text().strip() == W.sha256_of(p)
-    assert not [x for x in cache.iterdir() if ".tmp-" in x.name]  # temp renamed away
+    assert sorted(x.name for x in cache.iterdir()) == ["vox-cpk.pdparams",
+                                                       "vox-cpk.pdparams.sha256"]
     assert W.resolve_weights("vox-256", downloader=dl) == p
     assert len(calls) == 1  # cache hit: no second download
 
 
-def test_sha256_mismatch_is_detected(cache):
-    p = W.resolve_weights("s3fd", downloader=_fake_downloader(b"good", []))
+def test_sha256_mismatch_is_detected(cache, tmp_path):
+    p = W.resolve_weights("s3fd", downloader=_fake_downloader(_ckpt(tmp_path), []))
     p.write_bytes(b"tampered")
     with pytest.raises(WeightsError, match="does not match the recorded"):
         W.resolve_weights("s3fd")
@@ -80,13 +91,77 @@ def test_offline_error_names_file_and_url(cache, monkeypatch):
     assert W.REGISTRY["vox-256"].url in msg and str(cache / "vox-cpk.pdparams") in msg
 
 
-def test_failed_download_names_url_and_leaves_nothing(cache):
+def test_failed_download_names_url_and_keeps_only_the_part_file(cache):
     def broken(url, dest):
         dest.write_bytes(b"partial")
         raise ConnectionError("network unreachable")
-    with pytest.raises(WeightsError, match="could not download.*vox-cpk-512.pdparams"):
+    with pytest.raises(WeightsError, match="could not download.*ConnectionError: network "
+                                           "unreachable.*vox-cpk-512.pdparams.part, run again "
+                                           "to resume.*by hand"):
         W.resolve_weights("vox-512", downloader=broken)
-    assert list(cache.iterdir()) == []
+    assert [x.name for x in cache.iterdir()] == ["vox-cpk-512.pdparams.part"]  # never final
+
+
+# ----------------------------------------------------------------- PaddleGAN's cache
+
+def _put(path, payload: bytes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(payload)
+    return path
+
+
+def test_paddlegan_cache_is_used_in_place(cache, tmp_path, caplog):
+    theirs = _put(tmp_path / "home" / ".cache" / "ppgan" / "vox-cpk-512.pdparams",
+                  _ckpt(tmp_path))
+    calls = []
+    with caplog.at_level(logging.INFO, logger="ppgan_fom.weights"):
+        p = W.resolve_weights("vox-512", downloader=_fake_downloader(b"", calls))
+    assert p == theirs and calls == []
+    assert not cache.exists() or list(cache.iterdir()) == []  # not copied
+    assert any("PaddleGAN" in r.getMessage() and str(theirs) in r.getMessage()
+               and r.levelno == logging.INFO for r in caplog.records)
+
+
+def test_paddlegan_s3fd_comes_from_paddles_weights_cache(cache, tmp_path, monkeypatch):
+    monkeypatch.setenv(W.ENV_OFFLINE, "1")
+    # PaddleGAN's S3FD loader uses paddle.utils.download: ~/.cache/paddle/hapi/weights
+    hapi = _put(tmp_path / "home" / ".cache" / "paddle" / "hapi" / "weights"
+                / "s3fd_paddle.pdparams", _ckpt(tmp_path))
+    assert W.resolve_weights("s3fd") == hapi
+    # the FOMM files come from ~/.cache/ppgan, named after the URL
+    vox = _put(tmp_path / "home" / ".cache" / "ppgan" / "vox-mobile.pdparams", _ckpt(tmp_path))
+    assert W.resolve_weights("vox-mobile") == vox
+
+
+def test_own_cache_wins_and_reuse_can_be_turned_off(cache, tmp_path, monkeypatch):
+    monkeypatch.setenv(W.ENV_OFFLINE, "1")
+    theirs = _put(tmp_path / "home" / ".cache" / "ppgan" / "vox-cpk.pdparams", _ckpt(tmp_path))
+    monkeypatch.setenv(W.ENV_REUSE_PADDLEGAN, "0")
+    with pytest.raises(WeightsError, match="are not cached"):
+        W.resolve_weights("vox-256")
+    monkeypatch.delenv(W.ENV_REUSE_PADDLEGAN)
+    assert W.resolve_weights("vox-256") == theirs
+    ours = _put(cache / "vox-cpk.pdparams", _ckpt(tmp_path))
+    assert W.resolve_weights("vox-256") == ours
+
+
+def test_paddlegan_file_is_verified(cache, tmp_path, monkeypatch, small_weights,
+                                    small_config_path):
+    theirs = _put(tmp_path / "home" / ".cache" / "ppgan" / "vox-cpk.pdparams",
+                  small_weights.read_bytes())
+    # a pinned checksum is checked on PaddleGAN's file too
+    spec = W.REGISTRY["vox-256"]
+    monkeypatch.setitem(W.REGISTRY, "vox-256", W.WeightSpec(
+        spec.name, spec.url, spec.filename, spec.description, sha256="1" * 64))
+    with pytest.raises(WeightsError, match=f"{theirs}: sha256 .* does not match"):
+        W.resolve_weights("vox-256")
+    monkeypatch.setitem(W.REGISTRY, "vox-256", spec)
+    # without a checksum the safe, strict load still applies: a small-model file in
+    # PaddleGAN's place is refused for the vox-256 architecture, naming that file
+    with pytest.raises(WeightsError, match=f"{theirs}: generator weights do not match"):
+        load_fomm(load_config("vox-256"), W.resolve_weights("vox-256"))
+    # and it loads for the architecture it was made for
+    load_fomm(load_config(small_config_path), W.resolve_weights("vox-256"))
 
 
 def test_golden_checkpoint_loads_with_safe_unpickler(small_weights):
@@ -171,3 +246,22 @@ def test_save_checkpoint_is_atomic_and_round_trips(tmp_path):
     import paddle  # the file is a normal Paddle checkpoint too
 
     assert paddle.load(str(p))["generator"]["a"].shape == [4]
+
+
+def test_concurrent_download_waits_for_the_lock_and_uses_the_finished_file(cache, tmp_path):
+    import threading
+    import time
+
+    from ppgan_fom.download import directory_lock
+
+    cache.mkdir(parents=True)
+    calls, results = [], []
+    worker = threading.Thread(target=lambda: results.append(
+        W.resolve_weights("vox-256", downloader=_fake_downloader(b"", calls))))
+    with directory_lock(cache):  # "another process" is downloading into the cache
+        worker.start()
+        time.sleep(0.3)
+        assert worker.is_alive() and calls == []  # waiting, not downloading beside it
+        (cache / "vox-cpk.pdparams").write_bytes(_ckpt(tmp_path))  # ... and it finished
+    worker.join(10)
+    assert results == [cache / "vox-cpk.pdparams"] and calls == []
