@@ -55,7 +55,7 @@ def worker(args) -> dict:
     from ppgan_fom.model import load_fomm
     from ppgan_fom.runtime import setup_device
     from ppgan_fom.media import read_image
-    from ppgan_fom.compositing import resize_square
+    from ppgan_fom.geometry import resize_square
 
     device = setup_device(threads=args.threads)
     cfg = load_config(args.config)
@@ -128,7 +128,7 @@ def ensure_weights(py: str) -> None:
 def run_ppgan(py: str, batch: int, frames: int, threads: int, tmp: Path) -> dict:
     import numpy as np
 
-    from ppgan_fom.compositing import resize_square
+    from ppgan_fom.geometry import resize_square
     from ppgan_fom.driving import DrivingCrop, driving_frames
     from ppgan_fom.media import read_image
 

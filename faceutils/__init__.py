@@ -19,7 +19,7 @@ See ``docs/detection.md``.
 """
 
 from .base import FaceDetector
-from .boxes import (DEFAULT_MARGIN, dedupe_boxes, face_crop_boxes, order_by_area,
+from ppgan_fom.geometry.boxes import (DEFAULT_MARGIN, dedupe_boxes, face_crop_boxes, order_by_area,
                     square_box)
 from .files import detect_file, read_rgb
 from .registry import DEFAULT_DETECTOR, available_detectors, create_detector

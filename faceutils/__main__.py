@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 from ppgan_fom.deps import require
 from ppgan_fom.errors import FomError
 
-from .boxes import DEFAULT_MARGIN, face_crop_boxes
+from ppgan_fom.geometry.boxes import DEFAULT_MARGIN, face_crop_boxes
 from .files import read_rgb
 from .registry import available_detectors, create_detector
 

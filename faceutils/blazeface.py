@@ -20,10 +20,10 @@ from typing import List, Tuple, Union
 
 import numpy as np
 
-from ppgan_fom.weights import load_checkpoint, validate_state_dict
+from ppgan_fom.checkpoint import load_checkpoint, validate_state_dict
 
 from . import blazeface_post as post
-from ._threads import ensure_cpu_threads
+from ppgan_fom.runtime import ensure_cpu_threads
 from .base import FaceDetector, downscale
 
 logger = logging.getLogger(__name__)

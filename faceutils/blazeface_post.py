@@ -19,6 +19,8 @@ from typing import List, NamedTuple, Sequence, Tuple
 import cv2
 import numpy as np
 
+from ppgan_fom.geometry.boxes import box_iou
+
 __all__ = [
     "INPUT_SIZE",
     "STRIDES",
@@ -29,7 +31,6 @@ __all__ = [
     "to_network_input",
     "ssd_anchors",
     "decode",
-    "iou_matrix_row",
     "weighted_nms",
 ]
 
@@ -141,16 +142,6 @@ def decode(regressors: np.ndarray, logits: np.ndarray, anchors: np.ndarray,
     return boxes[valid], scores[keep][valid]
 
 
-def iou_matrix_row(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one ``[x1, y1, x2, y2]`` box with each row of ``boxes`` (``(N, 4)``)."""
-    iw = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-    ih = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-    inter = iw * ih
-    union = ((box[2] - box[0]) * (box[3] - box[1])
-             + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) - inter)
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-
-
 def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = NMS_IOU
                  ) -> np.ndarray:
     """Score-weighted non-maximum suppression.
@@ -168,7 +159,7 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = N
     boxes, scores = np.asarray(boxes, np.float64)[order], np.asarray(scores, np.float64)[order]
     out: List[np.ndarray] = []
     while scores.size:
-        overlap = iou_matrix_row(boxes[0], boxes)
+        overlap = box_iou(boxes[0], boxes)
         group = overlap > iou_threshold
         group[0] = True
         weights = scores[group]

@@ -208,7 +208,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
-    from ppgan_fom.weights import save_checkpoint, sha256_of
+    from ppgan_fom.checkpoint import save_checkpoint
+    from ppgan_fom.weights import sha256_of
 
     data, origin = read_tflite_bytes(args.source)
     state = convert_model(data)

@@ -1,8 +1,11 @@
 """S3FD backend: PaddleGAN's face detector (needs its 90 MB weights).
 
-Weights come from the project's weights registry (name ``'s3fd'`` =
-PaddleGAN's ``s3fd_paddle.pdparams``): a local path wins, else the cache, else a
-download, which ``PPGAN_FOM_OFFLINE=1`` forbids with a clear error.
+Weights: a local ``.pdparams`` path, or a name resolved by the checkpoint loader the
+caller hands over (``load_checkpoint=``). ``ppgan_fom`` hands its weights registry
+(:func:`ppgan_fom.weights.load_weights`: name ``'s3fd'`` = PaddleGAN's
+``s3fd_paddle.pdparams``, cached, reused from PaddleGAN's cache or downloaded), so
+``ppgan_fom.create_detector('s3fd')`` and the pipelines fetch it; detection itself does
+no IO beyond reading the file it is given.
 
 PaddleGAN runs S3FD on the full-resolution photo; here images whose longer side
 exceeds ``max_side`` (default 640) are downscaled first (area averaging) and the
@@ -16,14 +19,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Callable, List, Optional, Union
+from typing import Callable, List, Mapping, Optional, Union
 
 import numpy as np
 
-from ppgan_fom.weights import load_checkpoint, resolve_weights, validate_state_dict
+from ppgan_fom.checkpoint import load_checkpoint, validate_state_dict
+from ppgan_fom.errors import WeightsError
 
 from . import s3fd_post
-from ._threads import ensure_cpu_threads
+from ppgan_fom.runtime import ensure_cpu_threads
 from .base import FaceDetector, downscale
 
 logger = logging.getLogger(__name__)
@@ -42,24 +46,37 @@ def preprocess(images: List[np.ndarray]) -> np.ndarray:
     return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
 
 
+#: Reads a checkpoint given a registry name or a path: ``f(name_or_path) -> state dict``.
+CheckpointLoader = Callable[[str], Mapping[str, np.ndarray]]
+
+
+def _local_only(name_or_path: str) -> Mapping[str, np.ndarray]:
+    """The default loader: local files only (no registry, no download here)."""
+    if not Path(name_or_path).exists():
+        raise WeightsError(f"{name_or_path}: S3FD weights are not a local file; pass the "
+                           f"path of s3fd_paddle.pdparams, or create the detector with "
+                           f"ppgan_fom.create_detector('s3fd'), which fetches them")
+    return load_checkpoint(name_or_path)
+
+
 def load_s3fd_net(weights: Union[str, Path] = "s3fd",
-                  downloader: Optional[Callable[[str, Path], None]] = None):
+                  load_checkpoint: Optional[CheckpointLoader] = None):
     """Build :class:`~faceutils.s3fd_net.S3FDNet` with weights, in eval mode.
 
     Args:
-        weights: registry name (``'s3fd'``) or a local ``.pdparams`` path.
-        downloader: injected download function (tests).
+        weights: a local ``.pdparams`` path, or a name the loader resolves (``'s3fd'``).
+        load_checkpoint: ``f(name_or_path) -> state dict``; default: local files only.
 
     Raises:
-        WeightsError: offline and not cached, download failure, unreadable file,
-            or names/shapes that do not match the network.
+        WeightsError: weights not obtainable, unreadable file, or names/shapes that do
+            not match the network.
     """
     import paddle
 
     from .s3fd_net import S3FDNet, param_shapes
 
-    path = resolve_weights(str(weights), downloader=downloader)
-    state = load_checkpoint(path)
+    path = str(weights)
+    state = (load_checkpoint or _local_only)(path)
     validate_state_dict(param_shapes(), state, "s3fd", path)
     net = S3FDNet()
     net.set_state_dict({k: paddle.to_tensor(np.asarray(v, dtype=np.float32))
@@ -73,12 +90,12 @@ class S3FDDetector(FaceDetector):
     """PaddleGAN's S3FD (VGG16) face detector.
 
     Args:
-        weights: registry name or local path (default ``'s3fd'``, a 90 MB download).
+        weights: local path, or a name for ``load_checkpoint`` (default ``'s3fd'``).
         max_side: longer image side the network sees (default 640; 0 = never resize,
             as PaddleGAN).
         score_threshold: final score filter (strictly greater), default 0.5.
         nms_iou: greedy NMS overlap threshold, default 0.3.
-        downloader: injected download function (tests).
+        load_checkpoint: ``f(name_or_path) -> state dict`` (see :func:`load_s3fd_net`).
     """
 
     name = "s3fd"
@@ -86,9 +103,10 @@ class S3FDDetector(FaceDetector):
     def __init__(self, weights: Union[str, Path] = "s3fd", max_side: int = MAX_SIDE,
                  score_threshold: float = s3fd_post.SCORE_THRESHOLD,
                  nms_iou: float = s3fd_post.NMS_IOU,
-                 downloader: Optional[Callable[[str, Path], None]] = None) -> None:
+                 load_checkpoint: Optional[CheckpointLoader] = None) -> None:
         ensure_cpu_threads()
-        self._setup(load_s3fd_net(weights, downloader), max_side, score_threshold, nms_iou)
+        self._setup(load_s3fd_net(weights, load_checkpoint), max_side, score_threshold,
+                    nms_iou)
 
     def _setup(self, net, max_side: int, score_threshold: float, nms_iou: float) -> None:
         self.net = net

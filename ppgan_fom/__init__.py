@@ -7,11 +7,12 @@ a model is built.
 
 __version__ = "0.1.0"
 
-__all__ = ["FirstOrderPredictor", "AnimateOptions", "FaceAnonymizer", "__version__"]
+__all__ = ["FirstOrderPredictor", "AnimateOptions", "FaceAnonymizer", "create_detector",
+           "__version__"]
 
 
 def __getattr__(name):  # lazy: keep `import ppgan_fom` light (no Paddle import)
-    if name in ("FirstOrderPredictor", "FaceAnonymizer"):
+    if name in ("FirstOrderPredictor", "FaceAnonymizer", "create_detector"):
         from .deps import require
 
         require()  # ImportError naming the install command when Paddle/OpenCV is missing
@@ -19,6 +20,10 @@ def __getattr__(name):  # lazy: keep `import ppgan_fom` light (no Paddle import)
         from .predictor import FirstOrderPredictor
 
         return FirstOrderPredictor
+    if name == "create_detector":
+        from .pipeline import create_detector
+
+        return create_detector
     if name == "AnimateOptions":
         from .options import AnimateOptions
 

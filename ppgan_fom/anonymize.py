@@ -44,7 +44,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 import numpy as np
 
-from .compositing import DEFAULT_FEATHER, Box, crop_square, paste_faces
+from .geometry import DEFAULT_FEATHER, crop_square, paste_faces
+from .types import Box
 from .errors import InputError, NoFaceError, OutputError, RuntimeFailure
 from .options import AnimateOptions, add_option_flags, options_from_args
 from .tracking import (DEFAULT_CUT_THRESHOLD, DEFAULT_IOU, DEFAULT_MAX_GAP, DEFAULT_PAD,
@@ -263,7 +264,7 @@ class FaceAnonymizer:
 
     def __init__(self, options: Optional[AnonymizeOptions] = None, *, detector=None,
                  **kwargs: Any) -> None:
-        from .predictor import load_models_for
+        from .pipeline import load_animator
 
         if options is not None and kwargs:
             raise TypeError("pass either options= or keywords, not both")
@@ -275,7 +276,7 @@ class FaceAnonymizer:
                            "face box (%.2f): parts of the original face may show through the "
                            "feathered edge", self.options.animate.ratio,
                            self.options.animate.face_margin, core, FACE_BOX_HALF_DIAGONAL)
-        self.config, self.animator = load_models_for(self.options.animate)
+        self.config, self.animator = load_animator(self.options.animate)
         self._detector = detector
 
     # ------------------------------------------------------------ components

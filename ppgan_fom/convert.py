@@ -86,7 +86,7 @@ def convert_checkpoint(src: Path, dst: Path, config="vox-256") -> Path:
     """Convert ``src`` (.pth.tar) into ``dst`` (.pdparams) after checking it fits ``config``."""
     from .config import load_config
     from .model import build_fomm, state_shapes
-    from .weights import save_checkpoint, split_checkpoint, validate_state_dict
+    from .checkpoint import save_checkpoint, split_checkpoint, validate_state_dict
 
     ckpt = read_torch_checkpoint(src)
     gen_t, kp_t = split_checkpoint(ckpt, src)

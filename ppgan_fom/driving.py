@@ -1,4 +1,4 @@
-"""Driving-video preparation: face close-up or auto-crop, and the reference frame.
+"""Driving-video preparation: face close-up or a fixed auto-crop to the model's square input.
 
 **Close-up or not.** A few frames spread over the video are run through the face
 detector. If the face's side is at least :data:`CLOSEUP_FRACTION` of the frame's
@@ -9,15 +9,8 @@ is cut from each frame: fixed over the whole video, so the crop cannot jitter an
 motion stays the face's own. With no face found, the whole frame is used and a
 warning is logged.
 
-**Reference frame.** In relative mode FOMM moves the source keypoints by the driving
-keypoints' displacement from a reference frame (frame 0 by default). ``best_frame=i``
-makes frame i the reference; ``find_best_frame`` picks the frame whose keypoint layout
-is closest to the source face's (keypoints centred and scaled by the square root of
-their convex-hull area, sum of squared distances). PaddleGAN animates frames i..end and
-i..0 separately and concatenates them; each output frame depends only on its own
-driving frame and on the reference, so this module streams the frames in their natural
-order with the same reference, which gives the same frames in the right order and
-keeps memory flat.
+The reference frame of relative motion (``best_frame`` / ``find_best_frame``) is found
+by :mod:`ppgan_fom.pipeline.reference`.
 """
 
 from __future__ import annotations
@@ -28,14 +21,15 @@ from typing import Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 
-from .compositing import Box, crop_square, resize_square
+from .geometry import crop_square, resize_square, square_box
+from .types import Box
 from .errors import TruncatedVideoError
 from .media import Frame, VideoInfo, iter_frames, read_frames
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["DrivingCrop", "plan_driving_crop", "driving_frames", "crop_frames", "sample_indices",
-           "normalized_kp_layout", "best_frame_index", "CLOSEUP_FRACTION"]
+           "read_sample_frames", "CLOSEUP_FRACTION"]
 
 #: A face at least this fraction of the frame's shorter side makes a close-up.
 CLOSEUP_FRACTION = 0.35
@@ -73,8 +67,6 @@ def plan_driving_crop(frames: Sequence[np.ndarray], frame_shape: Sequence[int], 
         margin: crop margin around the face (as in the photo crops).
         enabled: False to never auto-crop (close-up assumed).
     """
-    from faceutils import square_box
-
     h, w = int(frame_shape[0]), int(frame_shape[1])
     short = min(h, w)
     faces = []
@@ -167,26 +159,3 @@ def read_sample_frames(path, info: VideoInfo, allow_partial: bool = False) -> Li
             f"{exc.decoded} frames that decode", path=exc.path, decoded=exc.decoded,
             expected=exc.expected) from None
     return out
-
-
-def normalized_kp_layout(values: np.ndarray) -> np.ndarray:
-    """(N, K, 2) keypoints -> centred and scaled by sqrt(convex hull area), (N, K, 2)."""
-    from .motion import hull_area
-
-    values = np.asarray(values, np.float64)
-    centred = values - values.mean(axis=1, keepdims=True)
-    scale = np.array([np.sqrt(max(hull_area(v), 1e-12)) for v in values])
-    return centred / scale[:, None, None]
-
-
-def best_frame_index(source_kp: np.ndarray, driving_kp: np.ndarray) -> int:
-    """Index of the driving frame whose keypoint layout is closest to the source's.
-
-    Args:
-        source_kp: (K, 2) or (1, K, 2) source keypoints.
-        driving_kp: (N, K, 2) keypoints of every driving frame.
-    """
-    src = normalized_kp_layout(np.asarray(source_kp).reshape(1, -1, 2))[0]
-    drv = normalized_kp_layout(driving_kp)
-    dist = ((drv - src[None]) ** 2).sum(axis=(1, 2))
-    return int(np.argmin(dist))

@@ -12,7 +12,7 @@ import paddle
 
 from .config import ModelConfig
 from .modules import KPDetector, OcclusionAwareGenerator
-from .weights import load_checkpoint, split_checkpoint, validate_state_dict
+from .checkpoint import load_checkpoint, split_checkpoint, validate_state_dict
 
 logger = logging.getLogger(__name__)
 

@@ -391,7 +391,7 @@ def test_options_validation_and_keywords():
 
 def test_default_disc_core_covers_the_face_box():
     from ppgan_fom.anonymize import FACE_BOX_HALF_DIAGONAL, opaque_core_radius
-    from ppgan_fom.compositing import paste_mask
+    from ppgan_fom.geometry import paste_mask
 
     margin = AnimateOptions().face_margin
     assert opaque_core_radius(DEFAULT_RATIO, margin) == pytest.approx(0.8)

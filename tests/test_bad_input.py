@@ -44,7 +44,7 @@ from conftest import REPO, SMALL, shared_path
 from pipeline_helpers import FFMPEG, stream_durations
 from ppgan_fom.cli import EXIT_CODES, anonymize_main, demo_main
 from ppgan_fom.media import VideoWriter, iter_frames, probe_video, read_frames, read_image
-from ppgan_fom.weights import load_checkpoint, save_checkpoint
+from ppgan_fom.checkpoint import load_checkpoint, save_checkpoint
 
 CFG = SMALL / "fom_small64.yaml"
 WEIGHTS = SMALL / "fom_small64_random.pdparams"
@@ -90,13 +90,13 @@ class Run:
 def model_loads(monkeypatch):
     """Records every model load of FirstOrderPredictor (bad input must fail before one)."""
     calls = []
-    real = predictor_mod.load_models_for
+    real = predictor_mod.load_animator
 
     def spy(options):
         calls.append(options)
         return real(options)
 
-    monkeypatch.setattr(predictor_mod, "load_models_for", spy)
+    monkeypatch.setattr(predictor_mod, "load_animator", spy)
     return calls
 
 

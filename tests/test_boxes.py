@@ -1,4 +1,4 @@
-"""Square crop boxes, de-duplication and ordering (faceutils.boxes), property-tested."""
+"""Square crop boxes, de-duplication and ordering (ppgan_fom.geometry.boxes), property-tested."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from faceutils.boxes import (DEFAULT_MARGIN, box_iou, dedupe_boxes, face_crop_boxes,
+from ppgan_fom.geometry.boxes import (DEFAULT_MARGIN, box_iou, dedupe_boxes, face_crop_boxes,
                              order_by_area, square_box)
 
 # per-test settings (no global profile); no example database written into the checkout

@@ -1,4 +1,4 @@
-"""Tests for ppgan_fom.compositing (crop / mask / colour match / paste-back)."""
+"""Tests for ppgan_fom.geometry (crop / mask / colour match / paste-back)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ppgan_fom.compositing import (
+from ppgan_fom.geometry.crop import crop_square
+from ppgan_fom.geometry.paste import (
     MAX_COLOR_GAIN,
-    crop_square,
     match_color,
     paste_faces,
     paste_mask,

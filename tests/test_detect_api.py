@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import faceutils
-from faceutils.boxes import box_iou
+from ppgan_fom.geometry.boxes import box_iou
 from ppgan_fom.errors import InputError
 
 MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"

@@ -171,7 +171,7 @@ def test_embedded_weights_file_is_small_and_provenance_matches():
 
 
 def test_embedded_weights_validate_against_network(net):
-    from ppgan_fom.weights import load_checkpoint
+    from ppgan_fom.checkpoint import load_checkpoint
 
     state = load_checkpoint(WEIGHTS)
     assert set(state) == set(net.state_dict())
@@ -182,7 +182,7 @@ def test_embedded_weights_validate_against_network(net):
 def test_bad_weights_file_raises_weights_error(tmp_path):
     from faceutils.blazeface import load_blazeface_net
     from ppgan_fom.errors import WeightsError
-    from ppgan_fom.weights import save_checkpoint
+    from ppgan_fom.checkpoint import save_checkpoint
 
     bad = save_checkpoint(tmp_path / "x.pdparams", {"stem.weight": np.zeros((24, 3, 5, 5))})
     with pytest.raises(WeightsError, match="missing"):

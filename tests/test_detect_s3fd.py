@@ -153,7 +153,7 @@ def run1(net, raw):
 
 def test_paddlegan_pdparams_loads_by_name(net):
     from faceutils.s3fd_net import param_shapes
-    from ppgan_fom.weights import load_checkpoint, validate_state_dict
+    from ppgan_fom.checkpoint import load_checkpoint, validate_state_dict
 
     expected = param_shapes()
     assert expected == {k: tuple(v.shape) for k, v in net.state_dict().items()}
@@ -229,19 +229,31 @@ def test_detect_batch_groups_same_sized_images(net):
 
 
 def test_offline_without_cache_names_file_and_url(tmp_path, monkeypatch):
-    from faceutils.s3fd import load_s3fd_net
+    from ppgan_fom import create_detector
 
     monkeypatch.setenv("PPGAN_FOM_OFFLINE", "1")
     monkeypatch.setenv("PPGAN_FOM_HOME", str(tmp_path))
     with pytest.raises(WeightsError) as err:
-        load_s3fd_net("s3fd")
+        create_detector("s3fd")  # ppgan_fom hands faceutils its weights registry
     msg = str(err.value)
     assert "s3fd_paddle.pdparams" in msg and "https://" in msg and "\n" not in msg
 
 
+def test_faceutils_alone_reads_local_weights_only(tmp_path, monkeypatch):
+    """Detection does no IO of its own: without a handed loader, a name is an error."""
+    import faceutils
+
+    monkeypatch.setenv("PPGAN_FOM_HOME", str(tmp_path))
+    with pytest.raises(WeightsError) as err:
+        faceutils.create_detector("s3fd")
+    msg = str(err.value)
+    assert msg.startswith("s3fd: S3FD weights are not a local file") and "\n" not in msg
+    assert list(tmp_path.iterdir()) == []  # nothing downloaded or created
+
+
 def test_wrong_checkpoint_is_rejected(tmp_path):
     from faceutils.s3fd import load_s3fd_net
-    from ppgan_fom.weights import save_checkpoint
+    from ppgan_fom.checkpoint import save_checkpoint
 
     bad = save_checkpoint(tmp_path / "bad.pdparams", {"conv1_1.weight": np.zeros((64, 3, 3, 3))})
     with pytest.raises(WeightsError, match="missing"):

@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO, SMALL, shared_path
 from pipeline_helpers import add_tone, read_all, stream_durations
 from ppgan_fom import FirstOrderPredictor
-from ppgan_fom.compositing import paste_faces
+from ppgan_fom.geometry import paste_faces
 from ppgan_fom.driving import DrivingCrop, driving_frames
 from ppgan_fom.errors import NoFaceError
 from ppgan_fom.media import probe_video, read_image
@@ -119,7 +119,7 @@ def _reference_backward_forward(pred, src_crop, frames, i):
 def test_best_frame_order_and_length(tmp_path, clip):
     src = read_image(shared_path("media", "single_face_fom_source_256x256.png"))
     pred = _predictor(tmp_path)
-    crop = __import__("ppgan_fom.compositing", fromlist=["crop_square"]).crop_square(
+    crop = __import__("ppgan_fom.geometry", fromlist=["crop_square"]).crop_square(
         src, pred.face_boxes(src)[0], 64)
     frames = _driving(clip, 12)
     i = 7
@@ -134,7 +134,7 @@ def test_best_frame_order_and_length(tmp_path, clip):
 
 
 def test_best_frame_in_run_and_find_best_frame(tmp_path, clip):
-    from ppgan_fom.driving import best_frame_index
+    from ppgan_fom.pipeline.reference import best_frame_index
 
     src = shared_path("media", "single_face_fom_source_256x256.png")
     pred = _predictor(tmp_path, best_frame=30)

@@ -310,7 +310,7 @@ def test_vgg_weights_offline_is_clear_error(tmp_path, monkeypatch, data_root):
 
 def test_perceptual_loss_with_local_vgg_weights(tmp_path, data_root):
     from ppgan_fom.training.vgg import VGG19Features, load_vgg19
-    from ppgan_fom.weights import save_checkpoint
+    from ppgan_fom.checkpoint import save_checkpoint
 
     ref = VGG19Features(2)
     path = save_checkpoint(tmp_path / "vgg.pdparams",
@@ -391,7 +391,7 @@ def test_finetune_from_published_layout_weights(tmp_path, data_root):
     from ppgan_fom.training.dataset import PairDataset, VideoSet
     from ppgan_fom.training.train_config import load_train_config
     from ppgan_fom.training.trainer import Trainer, TrainOptions
-    from ppgan_fom.weights import load_checkpoint
+    from ppgan_fom.checkpoint import load_checkpoint
 
     weights = SMALL / "fom_small64_random.pdparams"
     tc = load_train_config(SMALL / "fom_small64.yaml").without_perceptual().replace(batch_size=2)

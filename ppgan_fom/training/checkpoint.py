@@ -1,7 +1,7 @@
 """Training checkpoints in the layout the predictor loads.
 
 A checkpoint is one ``.pdparams`` pickle of numpy arrays and plain containers, written
-atomically by :func:`ppgan_fom.weights.save_checkpoint`::
+atomically by :func:`ppgan_fom.checkpoint.save_checkpoint`::
 
     {'generator': {...}, 'kp_detector': {...},        # what FirstOrderPredictor reads
      'discriminator': {...},
@@ -26,7 +26,8 @@ import numpy as np
 import paddle.nn as nn
 
 from ..model import assign_state, state_shapes
-from ..weights import WeightsError, load_checkpoint, save_checkpoint, validate_state_dict
+from ..checkpoint import load_checkpoint, save_checkpoint, validate_state_dict
+from ..errors import WeightsError
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,8 @@ import paddle
 import paddle.nn as nn
 
 from ..errors import WeightsError
-from ..weights import load_checkpoint, resolve_weights, validate_state_dict
+from ..checkpoint import load_checkpoint, validate_state_dict
+from ..weights import resolve_weights
 
 logger = logging.getLogger(__name__)
 

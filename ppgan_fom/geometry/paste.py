@@ -1,4 +1,5 @@
-"""Crop and paste-back geometry for animating faces inside full frames (no paddle).
+"""Paste generated faces back into a frame: feathered disc masks, colour matching,
+overlap order. Pure numpy/cv2 (no Paddle).
 
 Terminology
 -----------
@@ -34,25 +35,33 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
+from ..types import Box
+from .crop import box_side, check_image, resize_square
+
 logger = logging.getLogger(__name__)
 
-Box = tuple[int, int, int, int]
-
 __all__ = [
-    "Box",
-    "DEFAULT_RATIO",
+    "PHOTO_RATIO",
+    "COVER_RATIO",
     "DEFAULT_FEATHER",
-    "box_side",
-    "crop_square",
-    "resize_square",
     "paste_mask",
     "match_color",
     "paste_order",
     "paste_faces",
+    "opaque_core_radius",
+    "FACE_BOX_HALF_DIAGONAL",
 ]
 
-#: Default pasted-disc radius as a fraction of the box side.
-DEFAULT_RATIO = 0.4
+#: Pasted-disc radius (fraction of the box side) for animating a photo: PaddleGAN's
+#: ``--ratio`` default; the disc's opaque core leaves the corners of the face box to the
+#: feathered edge, which blends the animated face into the photo.
+PHOTO_RATIO = 0.4
+#: Pasted-disc radius for anonymization: with the default crop margin 0.5 (crop side = 2 x
+#: face size) the disc is the crop's inscribed circle and its fully opaque core (radius
+#: 0.4 x side = 0.8 x face size) contains the whole detected face box (half-diagonal 0.71 x
+#: face size): no original face pixel shows through, even with a few pixels of tracking
+#: error (:func:`opaque_core_radius`).
+COVER_RATIO = 0.5
 #: Default feather (soft edge) width as a fraction of the box side.
 DEFAULT_FEATHER = 0.1
 #: Colour matching never scales a channel's contrast by more than this factor
@@ -60,79 +69,6 @@ DEFAULT_FEATHER = 0.1
 MAX_COLOR_GAIN = 1.5
 #: Standard deviations below this (grey levels) are treated as flat: gain 1.
 _FLAT_STD = 2.0
-
-
-def box_side(box: Sequence[int]) -> int:
-    """Side length of a square box ``(x1, y1, x2, y2)``.
-
-    Raises:
-        ValueError: the box is not 4 ints, not square, or empty.
-    """
-    if len(box) != 4:
-        raise ValueError(f"box must be (x1, y1, x2, y2), got {box!r}")
-    x1, y1, x2, y2 = (int(v) for v in box)
-    if (x1, y1, x2, y2) != tuple(box):
-        raise ValueError(f"box coordinates must be integers, got {box!r}")
-    side = x2 - x1
-    if side <= 0 or y2 - y1 != side:
-        raise ValueError(f"box must be a non-empty square (x2-x1 == y2-y1 > 0), got {box!r}")
-    return side
-
-
-def _check_image(image: np.ndarray, name: str = "image") -> None:
-    """Raise ValueError unless ``image`` is an (H, W, 3) uint8 array."""
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        desc = (image.shape, image.dtype) if isinstance(image, np.ndarray) else type(image)
-        raise ValueError(f"{name} must be an (H, W, 3) uint8 array, got {desc}")
-
-
-def resize_square(img: np.ndarray, size: int) -> np.ndarray:
-    """Resize an ``(h, w, C)`` uint8 image (normally square) to ``(size, size, C)``.
-
-    Uses ``INTER_AREA`` when shrinking (``size`` below both ``h`` and ``w``) and
-    ``INTER_CUBIC`` otherwise (result saturated to 0..255); returns a copy without
-    resampling when ``h == w == size``. Non-square input is stretched, not cropped.
-    """
-    h, w = img.shape[:2]
-    if h == w == size:
-        return img.copy()
-    interp = cv2.INTER_AREA if size < min(h, w) else cv2.INTER_CUBIC
-    out = cv2.resize(img, (size, size), interpolation=interp)
-    return out.reshape(size, size, *img.shape[2:])
-
-
-def _extract_box(image: np.ndarray, box: Box) -> np.ndarray:
-    """The box's pixels ``(s, s, C)``; outside-image parts replicate the nearest
-    edge pixel (works even for a box entirely outside the image)."""
-    h, w = image.shape[:2]
-    x1, y1, x2, y2 = box
-    if x1 >= 0 and y1 >= 0 and x2 <= w and y2 <= h:
-        return image[y1:y2, x1:x2]
-    ys = np.clip(np.arange(y1, y2), 0, h - 1)
-    xs = np.clip(np.arange(x1, x2), 0, w - 1)
-    return image.take(ys, axis=0).take(xs, axis=1)
-
-
-def crop_square(image: np.ndarray, box: Box, size: int) -> np.ndarray:
-    """Cut a square box out of an image and resize it.
-
-    Args:
-        image: ``(H, W, 3)`` uint8 RGB.
-        box: square ``(x1, y1, x2, y2)``; may extend past the borders, where the
-            missing pixels are filled by **edge replication** (each outside pixel
-            takes the value of the nearest image pixel).
-        size: output side in pixels (> 0).
-
-    Returns:
-        ``(size, size, 3)`` uint8 RGB, a new array (never a view of ``image``).
-        ``INTER_AREA`` when shrinking, ``INTER_CUBIC`` when enlarging, exact copy
-        when ``size`` equals the box side.
-    """
-    _check_image(image)
-    if int(size) <= 0:
-        raise ValueError(f"size must be positive, got {size!r}")
-    box_side(box)
-    return resize_square(_extract_box(image, tuple(int(v) for v in box)), int(size))
 
 
 def _mask_radii(side: int, ratio: float, feather: float) -> tuple[float, float]:
@@ -167,7 +103,7 @@ def _validate_ratio(ratio: float, feather: float) -> tuple[float, float]:
     return ratio, feather
 
 
-def paste_mask(box_side: int, ratio: float = DEFAULT_RATIO, feather: float = DEFAULT_FEATHER) -> np.ndarray:
+def paste_mask(box_side: int, ratio: float = PHOTO_RATIO, feather: float = DEFAULT_FEATHER) -> np.ndarray:
     """Soft round paste mask for a box.
 
     Args:
@@ -214,8 +150,8 @@ def match_color(pred_rgb: np.ndarray, reference_rgb: np.ndarray, mask: np.ndarra
         raise ValueError(
             f"shape mismatch: pred {pred_rgb.shape}, reference {reference_rgb.shape}, mask {np.shape(mask)}"
         )
-    _check_image(pred_rgb, "pred_rgb")
-    _check_image(reference_rgb, "reference_rgb")
+    check_image(pred_rgb, "pred_rgb")
+    check_image(reference_rgb, "reference_rgb")
     support = (np.asarray(mask) > 0).astype(np.uint8)
     if not support.any():
         return pred_rgb.copy()
@@ -256,7 +192,7 @@ def _clip_box(box: Box, shape: tuple[int, int]) -> Optional[tuple[slice, slice, 
 def paste_faces(
     frame_rgb: np.ndarray,
     faces: Sequence[tuple[Box, np.ndarray]],
-    ratio: float = DEFAULT_RATIO,
+    ratio: float = PHOTO_RATIO,
     color_match: bool = True,
     feather: float = DEFAULT_FEATHER,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -282,14 +218,14 @@ def paste_faces(
         ``(composite, union_mask)``: ``(H, W, 3)`` uint8 and ``(H, W)`` bool, the
         union of the mask supports (mask > 0) clipped to the frame.
     """
-    _check_image(frame_rgb, "frame")
+    check_image(frame_rgb, "frame")
     ratio, feather = _validate_ratio(ratio, feather)
     boxes = [tuple(int(v) for v in box) for box, _ in faces]
     out = frame_rgb.copy()
     union = np.zeros(frame_rgb.shape[:2], dtype=bool)
     for i in paste_order(boxes):
         box, face = boxes[i], faces[i][1]
-        _check_image(face, f"face {i}")
+        check_image(face, f"face {i}")
         if face.shape[0] != face.shape[1]:
             raise ValueError(f"face {i} must be square, got {face.shape}")
         _paste_one(out, frame_rgb, union, box, face, ratio, feather, color_match)
@@ -325,3 +261,18 @@ def _paste_one(
                               np.ascontiguousarray(mask), np.ascontiguousarray(1.0 - mask))
     np.copyto(roi, blended.reshape(roi.shape), where=support[:, :, None])
     union[fr, fc] |= support
+
+
+#: Half-diagonal of a square face box, in face sizes.
+FACE_BOX_HALF_DIAGONAL = 0.5 ** 0.5
+
+
+def opaque_core_radius(ratio: float, face_margin: float,
+                       feather: float = DEFAULT_FEATHER) -> float:
+    """Radius, in face sizes, of the fully opaque part of the paste disc for a crop of
+    side ``(1 + 2 face_margin)`` face sizes (see :func:`paste_mask`; the disc never
+    reaches the crop's rim, so ``ratio`` above 0.5 changes nothing). 0.8 for
+    :data:`COVER_RATIO` with margin 0.5; below :data:`FACE_BOX_HALF_DIAGONAL` the corners
+    of the face box are only partly covered."""
+    side = 1.0 + 2.0 * face_margin
+    return max(0.0, (min(ratio, 0.5) - feather) * side)

@@ -1,4 +1,4 @@
-"""Face boxes for animation, in pure numpy.
+"""Boxes in pure numpy: overlap (IoU), de-duplication, square crop boxes around faces.
 
 From a detection ``[x1, y1, x2, y2, score]`` this makes the *square* crop box
 that is fed to the First Order Motion Model:
@@ -22,17 +22,19 @@ Boxes are ``(x1, y1, x2, y2)`` integer pixel edges (``x2``/``y2`` exclusive),
 
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from typing import Sequence
 
 import numpy as np
 
-__all__ = ["DEFAULT_MARGIN", "MODES", "square_box", "box_iou", "dedupe_boxes",
-           "order_by_area", "face_crop_boxes"]
+from ..types import Box
 
+__all__ = ["DEFAULT_MARGIN", "MODES", "iou_matrix", "box_iou", "dedupe_boxes",
+           "dedupe_by_score", "order_by_area", "square_box", "face_crop_boxes",
+           "box_to_params", "params_to_box"]
+
+#: Space around a face in its square crop, per side, as a fraction of the face size.
 DEFAULT_MARGIN = 0.5
 MODES = ("shift", "pad", "clip")
-
-Box = Tuple[int, int, int, int]
 
 
 def _place(centre: float, side: int, limit: int, mode: str) -> int:
@@ -75,16 +77,32 @@ def square_box(det_row: Sequence[float], image_shape: Sequence[int],
     return (x1, y1, x1 + side, y1 + side)
 
 
-def box_iou(a: Sequence[float], b: np.ndarray) -> np.ndarray:
-    """IoU of box ``a`` ``[x1, y1, x2, y2]`` with each row of ``b`` ``(N, >=4)`` (areas w*h)."""
-    b = np.asarray(b, dtype=np.float64).reshape(-1, np.shape(b)[-1] if np.ndim(b) else 4)
-    iw = np.clip(np.minimum(a[2], b[:, 2]) - np.maximum(a[0], b[:, 0]), 0, None)
-    ih = np.clip(np.minimum(a[3], b[:, 3]) - np.maximum(a[1], b[:, 1]), 0, None)
+def iou_matrix(a, b) -> np.ndarray:
+    """Pairwise intersection over union of boxes (areas ``w * h``).
+
+    Args:
+        a: ``(N, >=4)`` rows ``[x1, y1, x2, y2, ...]``.
+        b: ``(M, >=4)`` rows.
+
+    Returns:
+        ``(N, M)`` float64 in ``[0, 1]`` (0 for empty boxes).
+    """
+    a = np.asarray(a, np.float64).reshape(-1, np.shape(a)[-1] if np.size(a) else 4)[:, :4]
+    b = np.asarray(b, np.float64).reshape(-1, np.shape(b)[-1] if np.size(b) else 4)[:, :4]
+    lo = np.maximum(a[:, None, :2], b[None, :, :2])  # (N, M, 2) top-left of the overlap
+    hi = np.minimum(a[:, None, 2:4], b[None, :, 2:4])  # bottom-right
+    iw, ih = np.clip(hi - lo, 0, None).transpose(2, 0, 1)
     inter = iw * ih
-    area_a = max(float(a[2]) - float(a[0]), 0.0) * max(float(a[3]) - float(a[1]), 0.0)
+    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
     area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-    union = area_a + area_b - inter
+    union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def box_iou(a: Sequence[float], b) -> np.ndarray:
+    """IoU of one box ``a`` ``[x1, y1, x2, y2]`` with each row of ``b`` ``(N, >=4)``:
+    ``(N,)`` float64."""
+    return iou_matrix(np.asarray(a, np.float64)[None, :4], b)[0]
 
 
 def dedupe_boxes(boxes, iou: float = 0.5) -> np.ndarray:
@@ -103,11 +121,21 @@ def dedupe_boxes(boxes, iou: float = 0.5) -> np.ndarray:
     if arr.size == 0:
         return arr.reshape(0, arr.shape[-1] if arr.ndim == 2 else 4)
     arr = arr.reshape(len(arr), -1)
+    overlap = iou_matrix(arr, arr)
     kept = []
     for i in range(len(arr)):
-        if not kept or np.all(box_iou(arr[i], arr[kept]) <= iou):
+        if np.all(overlap[i, kept] <= iou):
             kept.append(i)
     return arr[kept]
+
+
+def dedupe_by_score(dets: np.ndarray, iou: float) -> np.ndarray:
+    """Detections ``(N, 5)`` ``[x1, y1, x2, y2, score]`` best score first, without those
+    overlapping a higher-scoring one by IoU > ``iou``."""
+    dets = np.asarray(dets)
+    if len(dets) < 2:
+        return dets
+    return dedupe_boxes(dets[np.argsort(-dets[:, 4], kind="stable")], iou)
 
 
 def order_by_area(boxes) -> np.ndarray:
@@ -145,3 +173,15 @@ def face_crop_boxes(detections: np.ndarray, image_shape: Sequence[int],
     if largest_only and len(squares):
         squares = order_by_area(squares)[:1]
     return squares
+
+
+def box_to_params(box: Sequence[float]) -> np.ndarray:
+    """``[x1, y1, x2, y2]`` -> ``[cx, cy, size]`` float64 with ``size = max(w, h)``."""
+    x1, y1, x2, y2 = (float(v) for v in box[:4])
+    return np.array([(x1 + x2) / 2.0, (y1 + y2) / 2.0, max(x2 - x1, y2 - y1)], np.float64)
+
+
+def params_to_box(p: Sequence[float]) -> np.ndarray:
+    """``[cx, cy, size]`` -> square ``[x1, y1, x2, y2]`` float64."""
+    cx, cy, s = (float(v) for v in p[:3])
+    return np.array([cx - s / 2.0, cy - s / 2.0, cx + s / 2.0, cy + s / 2.0], np.float64)
