@@ -13,6 +13,9 @@ and additionally, for the directory in ``$FOM_DIST_DUMP``:
   created, opened for writing, renamed, linked or deleted (Python audit events), so the
   test can check that only rank 0 writes.
 
+``$FOM_DIST_STOP_AT=N`` adds a hook that asks the trainer to stop after step N; hooks run
+on rank 0 only (like the held-out evaluation), so the other ranks must learn of it.
+
 ``$FOM_DIST_BN`` changes the BatchNorms for the benchmark's reference runs:
 ``local`` keeps per-process statistics (no SyncBatchNorm: what data parallelism gives
 without it); ``split:N`` (one process) sums each batch's statistics in N equal chunks, the
@@ -157,6 +160,16 @@ def main() -> int:
                 opt.step = originals[name]
             np.savez(dump / f"rank{self.rank}.grads.npz", **grads)
 
+    stop_at = int(os.environ.get("FOM_DIST_STOP_AT", "0"))
+    init = trainer.Trainer.__init__
+
+    def init_with_stop_hook(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        if stop_at:
+            self.hooks.append(lambda tr, step, losses: tr.request_stop() if step >= stop_at
+                              else None)
+
+    trainer.Trainer.__init__ = init_with_stop_hook
     trainer.Trainer.fit = fit_and_dump
     trainer.Trainer.train_step = train_step_recording
     code = cli.train_main(argv)

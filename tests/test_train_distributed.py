@@ -31,6 +31,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -46,15 +47,15 @@ NETS = ("generator", "kp_detector", "discriminator")
 pytestmark = pytest.mark.slow
 
 
-def _env(dump: Path) -> dict:
+def _env(dump: Path, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PADDLE_", "FLAGS_selected", "POD_", "FOM_DIST_"))}
-    env.update(FOM_DIST_DUMP=str(dump), PPGAN_FOM_OFFLINE="1", PYTHONUNBUFFERED="1")
+    env.update(FOM_DIST_DUMP=str(dump), PPGAN_FOM_OFFLINE="1", PYTHONUNBUFFERED="1", **extra)
     return env
 
 
 def _train(work: Path, name: str, procs: int, batch: int, cfg: Path, data: Path,
-           *extra: str) -> Path:
+           *extra: str, env: Optional[dict] = None, timeout: float = 600) -> Path:
     """Run the training CLI in ``procs`` processes; returns the dump directory."""
     dump = work / f"dump_{name}"
     dump.mkdir()
@@ -67,8 +68,11 @@ def _train(work: Path, name: str, procs: int, batch: int, cfg: Path, data: Path,
     else:
         cmd = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node",
                str(procs), "--log_dir", str(work / f"log_{name}"), str(WORKER), *args]
-    res = subprocess.run(cmd, cwd=REPO, env=_env(dump), capture_output=True, text=True,
-                         timeout=600)
+    try:
+        res = subprocess.run(cmd, cwd=REPO, env=_env(dump, **(env or {})), capture_output=True,
+                             text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"run {name} did not finish within {timeout:.0f} s (ranks out of step?)")
     if res.returncode != 0:
         logs = "".join(p.read_text()[-3000:] for p in sorted((work / f"log_{name}").glob(
             "workerlog.*"))) if procs > 1 else ""
@@ -94,7 +98,7 @@ def runs(tmp_path_factory):
                str(work / "A" / "checkpoints" / "step_00000002.pdparams"))
     d = _train(work, "D", 2, 2, cfg_path, data, "--resume",
                str(work / "B" / "checkpoints" / "step_00000002.pdparams"))
-    return {"work": work, "A": a, "B": b, "C": c, "D": d}
+    return {"work": work, "A": a, "B": b, "C": c, "D": d, "cfg": cfg_path, "data": data}
 
 
 def _load(path: Path) -> dict:
@@ -186,6 +190,59 @@ def test_only_rank_0_writes_and_logs(runs):
     log1 = (work / "log_A" / "workerlog.1").read_text()
     assert "INFO ppgan_fom.training" in log0 and "trained steps 0..4" in log0
     assert "INFO ppgan_fom" not in log1 and "trained steps" not in log1
+
+
+def test_a_stop_requested_on_rank_0_stops_every_rank(runs):
+    """Hooks (e.g. the held-out evaluation) run on rank 0 only; when one asks to stop, the
+    other rank must stop at the same step instead of waiting for rank 0 forever."""
+    work = runs["work"]
+    dump = _train(work, "E", 2, 2, runs["cfg"], runs["data"], env={"FOM_DIST_STOP_AT": "2"},
+                  timeout=180)
+    r0, r1 = _load(dump / "rank0.npz"), _load(dump / "rank1.npz")
+    _assert_identical(r0, r1, "E: rank 0 vs rank 1")
+    assert sorted(p.name for p in (work / "E" / "checkpoints").iterdir()) == [
+        "latest.pdparams", "step_00000002.pdparams"]
+    # and they stopped where an uninterrupted run was at step 2
+    _assert_identical(_checkpoint_arrays(work / "E" / "checkpoints" / "latest.pdparams"),
+                      _checkpoint_arrays(work / "A" / "checkpoints" / "step_00000002.pdparams"),
+                      "E@2 vs A@2")
+
+
+def test_ctrl_c_on_the_launcher_writes_a_checkpoint(runs):
+    """Ctrl-C reaches only the launcher, which sends SIGTERM to the processes: they finish
+    the step together and rank 0 writes its checkpoint before exiting."""
+    import signal
+    import time
+
+    work = runs["work"]
+    out, log_dir, dump = work / "F", work / "log_F", work / "dump_F"
+    dump.mkdir()
+    cmd = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
+           "--log_dir", str(log_dir), str(REPO / "applications" / "tools" / "train.py"),
+           "--config", str(runs["cfg"]), "--data", str(runs["data"]), "--output", str(out),
+           "--batch-size", "2", "--max-steps", "100000", "--checkpoint-every", "100000",
+           "--grid-every", "0", "--num-workers", "0", "--no-progress", "--threads", "1",
+           "--cpu"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=_env(dump), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline and proc.poll() is None:
+            rows = (out / "losses.csv").read_text().splitlines() if (
+                out / "losses.csv").is_file() else []
+            if len(rows) >= 3:  # header + 2 steps
+                break
+            time.sleep(0.5)
+        assert proc.poll() is None, "training ended before it could be interrupted"
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C in its terminal does
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    steps = [int(r.split(",")[0]) for r in (out / "losses.csv").read_text().splitlines()[1:]]
+    saved = sorted(p.name for p in (out / "checkpoints").iterdir())
+    assert saved == ["latest.pdparams", f"step_{steps[-1]:08d}.pdparams"], (saved, steps)
+    assert f"terminated at step {steps[-1]}" in (log_dir / "workerlog.0").read_text()
 
 
 # ----------------------------------------------------------------------------- resume

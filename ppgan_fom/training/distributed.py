@@ -15,7 +15,10 @@ whole model and trains on its own share of each global batch. What this module a
   with a differentiable all-reduce. Either way parameter and buffer names are unchanged,
   so checkpoints load in any process count and in inference;
 * :func:`all_reduce_mean` / :func:`any_rank` - averaged step losses and stop decisions
-  that every rank agrees on (a rank that leaves the loop alone would hang the others).
+  that every rank agrees on (a rank that leaves the loop alone would hang the others);
+* :func:`on_sigterm` - Ctrl-C reaches only the launcher, which sends SIGTERM to every
+  process (and kills them 30 s later); the trainer turns it into a stop request so the
+  processes finish the step together and rank 0 writes a checkpoint.
 
 Gradients are averaged by ``paddle.DataParallel`` (see :class:`..trainer.Trainer`).
 """
@@ -24,7 +27,9 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Optional, Sequence, Tuple
+import signal
+import threading
+from typing import Callable, Optional, Sequence, Tuple
 
 import paddle
 import paddle.nn as nn
@@ -33,7 +38,8 @@ from paddle.autograd import PyLayer
 logger = logging.getLogger(__name__)
 
 __all__ = ["world_from_env", "local_world_size", "init_process_group", "CpuSyncBatchNorm",
-           "convert_sync_batchnorm", "all_reduce_sum", "all_reduce_mean", "any_rank"]
+           "convert_sync_batchnorm", "all_reduce_sum", "all_reduce_mean", "any_rank",
+           "on_sigterm"]
 
 
 def world_from_env() -> Tuple[int, int]:
@@ -195,3 +201,23 @@ def any_rank(flag: bool) -> bool:
     t = paddle.to_tensor([1.0 if flag else 0.0], dtype="float32")
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.numpy()[0] > 0)
+
+
+def on_sigterm(callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback()`` (once) when this process receives SIGTERM, instead of dying.
+
+    Only possible from the main thread (elsewhere nothing is installed). Returns a function
+    that restores the previous handler.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    fired = []
+
+    def handler(signum, frame):
+        if not fired:  # the launcher sends SIGTERM up to 3 times
+            fired.append(signum)
+            logger.warning("terminated (SIGTERM): stopping after this step")
+            callback()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)

@@ -343,7 +343,8 @@ class Trainer:
         """Train from the current step to ``total_steps`` (or the time limit / a stop request).
 
         Raises:
-            TrainingInterrupted: on Ctrl-C, after writing a checkpoint.
+            TrainingInterrupted: on Ctrl-C (and, with several processes, SIGTERM: what
+                the launcher sends on Ctrl-C), after writing a checkpoint.
             RuntimeFailure: the loss became NaN / inf.
         """
         from tqdm import tqdm
@@ -363,6 +364,10 @@ class Trainer:
         bar = tqdm(total=self.total_steps, initial=start, unit="step", desc="training",
                    disable=not (opts.progress and main), dynamic_ncols=True)
         saved_at, last = -1, {}
+        terminated: List[bool] = []
+        restore_signal = dist_util.on_sigterm(lambda: (terminated.append(True),
+                                                       self.request_stop())) \
+            if self.world_size > 1 else None
         try:
             for step, batch in self.loader.iterate(start, self.total_steps):
                 last, generated = self.train_step(batch, step)
@@ -396,8 +401,13 @@ class Trainer:
             bar.close()
             if log is not None:
                 log.close()
+            if restore_signal is not None:
+                restore_signal()
         if saved_at != self.step and (self.step > start or self.last_checkpoint is None):
             self.save()
+        if terminated:
+            raise TrainingInterrupted(f"terminated at step {self.step}; checkpoint: "
+                                      f"{ckpt.checkpoint_path(self.checkpoint_dir, self.step)}")
         return TrainSummary(start, self.step, time.time() - t0, self.last_checkpoint, last)
 
     @staticmethod
