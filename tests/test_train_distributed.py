@@ -3,7 +3,8 @@
 Four runs of the real training CLI on a tiny 32x32 GAN config (tests/dist_train_worker.py
 wraps it to dump each rank's state):
 
-* A: 2 processes x batch 2, 4 steps;       B: 1 process x batch 4 (the same global batch);
+* A: 2 processes x batch 2, 4 steps (and a held-out evaluation every 2 steps, on rank 0);
+  B: 1 process x batch 4 (the same global batch);
 * C: A's step-2 checkpoint resumed by 1 process; D: B's step-2 checkpoint resumed by 2.
 
 Checked: both ranks hold bit-identical weights, BatchNorm statistics and Adam state; A
@@ -87,12 +88,14 @@ def runs(tmp_path_factory):
     data = work / "data"
     for i, name in enumerate("abcdef"):
         write_frames_folder(data / "train" / name, blob_frames(8, seed=i + 1))
+    write_frames_folder(data / "test" / "held_out", blob_frames(6, seed=9))
     cfg = copy.deepcopy(TINY)
     cfg["model"]["train_params"]["loss_weights"]["generator_gan"] = 1  # all three nets train
     cfg["lr_scheduler"].update(lr_generator=LR, lr_kp_detector=LR, lr_discriminator=LR)
     cfg_path = work / "tiny_gan.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
-    a = _train(work, "A", 2, 2, cfg_path, data)
+    # A also runs the held-out evaluation (rank 0 only, while rank 1 waits)
+    a = _train(work, "A", 2, 2, cfg_path, data, "--eval-every", "2", "--eval-max-frames", "3")
     b = _train(work, "B", 1, 4, cfg_path, data)
     c = _train(work, "C", 1, 4, cfg_path, data, "--resume",
                str(work / "A" / "checkpoints" / "step_00000002.pdparams"))
@@ -178,7 +181,7 @@ def test_only_rank_0_writes_and_logs(runs):
     work = runs["work"]
     assert json.loads((runs["A"] / "rank1.writes.json").read_text()) == []
     written = {p for _, p in json.loads((runs["A"] / "rank0.writes.json").read_text())}
-    for p in ("losses.csv", "checkpoints/step_00000002.pdparams",
+    for p in ("losses.csv", "eval.csv", "checkpoints/step_00000002.pdparams",
               "checkpoints/step_00000004.pdparams", "checkpoints/latest.pdparams"):
         assert p in written, p
     out = work / "A"
@@ -186,6 +189,8 @@ def test_only_rank_0_writes_and_logs(runs):
         "latest.pdparams", "step_00000002.pdparams", "step_00000004.pdparams"]
     assert sorted(p.name for p in (out / "grids").iterdir()) == [
         "step_00000002.png", "step_00000004.png"]
+    assert [r.split(",")[0] for r in (out / "eval.csv").read_text().splitlines()] == [
+        "step", "2", "4"]
     log0 = (work / "log_A" / "workerlog.0").read_text()
     log1 = (work / "log_A" / "workerlog.1").read_text()
     assert "INFO ppgan_fom.training" in log0 and "trained steps 0..4" in log0

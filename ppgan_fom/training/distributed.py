@@ -129,6 +129,8 @@ class CpuSyncBatchNorm(nn.BatchNorm2D):
         packed = all_reduce_sum(paddle.concat([x.sum(axis=[0, 2, 3]), count]), self.group)
         n = packed[c]
         mean = packed[:c] / n
+        # two passes (mean, then squared deviations) rather than E[x^2] - E[x]^2, which
+        # cancels catastrophically in float32 for channels with a large mean
         centred = x - mean.reshape([1, c, 1, 1])
         var = all_reduce_sum((centred * centred).sum(axis=[0, 2, 3]), self.group) / n
         out = centred * paddle.rsqrt(var + self._epsilon).reshape([1, c, 1, 1])
@@ -142,9 +144,8 @@ class CpuSyncBatchNorm(nn.BatchNorm2D):
 
 
 def _cpu_sync_copy(bn: nn.BatchNorm2D) -> CpuSyncBatchNorm:
-    if bn._data_format not in ("NCHW", "NCDHW", "NCL", "NC"):
-        raise ValueError(f"CpuSyncBatchNorm supports channels-first data, not "
-                         f"{bn._data_format}")
+    if bn._data_format != "NCHW":  # FOMM's layout; the statistics sum over axes 0, 2, 3
+        raise ValueError(f"CpuSyncBatchNorm supports NCHW data, not {bn._data_format}")
     new = CpuSyncBatchNorm(bn._num_features, momentum=bn._momentum, epsilon=bn._epsilon,
                            use_global_stats=bn._use_global_stats)
     # share (not copy) the tensors, so optimisers and checkpoints see the same objects
