@@ -10,6 +10,7 @@ training needs around them:
 * :mod:`.full_model` - the generator / discriminator loss wrappers;
 * :mod:`.optim`, :mod:`.checkpoint`, :mod:`.init` - optimisers, LR schedule, checkpoints;
 * :mod:`.trainer`, :mod:`.logger`, :mod:`.visualizer` - the loop, logs and PNG grids;
+* :mod:`.distributed` - data-parallel training over processes (``paddle.distributed.launch``);
 * :mod:`.evaluator` - the reconstruction benchmark (L1, optional AKD / AED);
 * :mod:`.cli` - ``applications/tools/train.py`` and ``evaluate.py``.
 

@@ -120,7 +120,8 @@ def train_parser() -> argparse.ArgumentParser:
                    help="stop after N optimiser steps in all (default: the config's epochs)")
     t.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
     t.add_argument("--batch-size", type=int, default=None,
-                   help="pairs per step (per process on several GPUs)")
+                   help="pairs per step and process: with paddle.distributed.launch a step "
+                        "trains on batch-size x processes pairs (docs/scale.md)")
     t.add_argument("--lr", type=float, default=None,
                    help="override every learning rate (generator, keypoints, discriminator)")
     t.add_argument("--seed", type=int, default=0)
@@ -148,7 +149,7 @@ def train_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _train(args: argparse.Namespace) -> str:
+def _train(args: argparse.Namespace) -> Optional[str]:
     from .train_config import DEFAULT_PIXEL_L1, load_train_config
 
     train_dir = _split_dir(args.data, "train")
@@ -168,9 +169,16 @@ def _train(args: argparse.Namespace) -> str:
         if value is not None and value < 1:
             raise InputError(f"--{name} must be >= 1")
     tc = tc.replace(batch_size=args.batch_size, num_epochs=args.epochs)
-    from ..runtime import setup_device
+    from ..runtime import cpu_threads, setup_device
+    from .distributed import local_world_size, world_from_env
 
-    setup_device(cpu=args.cpu, threads=args.threads)
+    rank, world = world_from_env()  # paddle.distributed.launch sets these
+    if rank != 0:  # rank 0 reports; the others only warn
+        logging.getLogger().setLevel(logging.WARNING)
+    threads = args.threads
+    if threads is None and world > 1:  # processes of one machine share its cores
+        threads = max(1, cpu_threads() // local_world_size())
+    setup_device(cpu=args.cpu, threads=threads)
     from .dataset import PairDataset, VideoSet
     from .trainer import Trainer, TrainOptions
 
@@ -187,6 +195,8 @@ def _train(args: argparse.Namespace) -> str:
                         vgg_weights=args.vgg_weights)
     trainer = Trainer(tc, dataset, opts, hooks=hooks)
     summary = trainer.fit()
+    if rank != 0:
+        return None
     losses = ", ".join(f"{k} {v:.4g}" for k, v in summary.last_losses.items()
                        if not k.startswith("lr_"))
     return (f"trained steps {summary.start_step}..{summary.step} in {summary.seconds:.0f} s"

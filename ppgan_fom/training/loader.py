@@ -5,6 +5,15 @@ items with a generator seeded by ``(seed, epoch)`` and each sample draws its fra
 augmentations from a generator seeded by ``(seed, step, slot)``. Resuming at step N
 therefore replays exactly the batches an uninterrupted run would have seen, whatever
 the number of worker threads.
+
+With several processes (data parallel) the *global* batch of a step is the
+``batch_size x world_size`` consecutive items of the epoch's permutation and rank r takes
+its r-th block, as ``paddle.io.DistributedBatchSampler`` shards; ``slot`` is the sample's
+position in the global batch. So N processes with batch B see exactly the samples (items,
+frames, augmentations) of one process with batch N x B, and a checkpoint resumes with
+another process count. (``DistributedBatchSampler`` itself is not used: its shuffle is
+seeded by the epoch alone and it pads the item list to a multiple of the process count,
+so its batches would change with the number of processes.)
 """
 
 from __future__ import annotations
@@ -62,14 +71,16 @@ class PairLoader:
         return idx
 
     def batch(self, step: int) -> Batch:
-        """``{'source': (B, 3, S, S), 'driving': (B, 3, S, S)}`` float32 in [0, 1], ``'names'``."""
+        """``{'source': (B, 3, S, S), 'driving': (B, 3, S, S)}`` float32 in [0, 1], ``'names'``
+        and ``'slots'`` (B,) int: each sample's position in the step's global batch."""
         samples = []
-        for slot, index in enumerate(self.indices(step)):
-            rng = np.random.default_rng([self.seed, step, self.rank * self.batch_size + slot])
+        slots = np.arange(self.batch_size) + self.rank * self.batch_size
+        for slot, index in zip(slots, self.indices(step)):
+            rng = np.random.default_rng([self.seed, step, int(slot)])
             samples.append(self.dataset.sample(int(index), rng))
         return {"source": np.stack([s["source"] for s in samples]),
                 "driving": np.stack([s["driving"] for s in samples]),
-                "names": [s["name"] for s in samples]}
+                "names": [s["name"] for s in samples], "slots": slots}
 
     def iterate(self, start: int, stop: int) -> Iterator[Tuple[int, Batch]]:
         """Yield ``(step, batch)`` for ``start <= step < stop``, prefetching with workers."""

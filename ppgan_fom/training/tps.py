@@ -13,6 +13,8 @@ in closed form (differentiable, no double back-propagation needed).
 
 from __future__ import annotations
 
+from typing import Sequence, Union
+
 import numpy as np
 import paddle
 import paddle.nn.functional as F
@@ -31,20 +33,31 @@ class RandomTPS:
     Args:
         batch: number of warps B.
         cfg: noise levels and control grid size.
-        rng: source of randomness.
+        rng: source of randomness: one generator for the whole batch, or a sequence of
+            B generators, one per warp (warp i then depends on ``rng[i]`` only, e.g. so
+            that a sample gets the same warp however the batch is split over processes).
     """
 
-    def __init__(self, batch: int, cfg: TransformConfig, rng: np.random.Generator):
+    def __init__(self, batch: int, cfg: TransformConfig,
+                 rng: Union[np.random.Generator, Sequence[np.random.Generator]]):
         self.batch = int(batch)
-        theta = np.eye(2, 3, dtype=np.float32)[None] + \
-            rng.normal(0.0, cfg.sigma_affine, size=(batch, 2, 3)).astype(np.float32)
-        self.theta = paddle.to_tensor(theta)  # (B, 2, 3)
         self.tps = cfg.points_tps > 0 and cfg.sigma_tps > 0
+        n = int(cfg.points_tps)
+        if isinstance(rng, np.random.Generator):
+            noise = rng.normal(0.0, cfg.sigma_affine, size=(batch, 2, 3))
+            params = rng.normal(0.0, cfg.sigma_tps, size=(batch, 1, n * n)) if self.tps else None
+        else:
+            rngs = list(rng)
+            if len(rngs) != self.batch:
+                raise ValueError(f"{len(rngs)} generators for a batch of {self.batch} warps")
+            noise = np.stack([r.normal(0.0, cfg.sigma_affine, size=(2, 3)) for r in rngs])
+            params = np.stack([r.normal(0.0, cfg.sigma_tps, size=(1, n * n)) for r in rngs]) \
+                if self.tps else None
+        theta = np.eye(2, 3, dtype=np.float32)[None] + noise.astype(np.float32)
+        self.theta = paddle.to_tensor(theta)  # (B, 2, 3)
         if self.tps:
-            n = int(cfg.points_tps)
             self.control_points = make_coordinate_grid((n, n)).reshape([1, 1, n * n, 2])
-            params = rng.normal(0.0, cfg.sigma_tps, size=(batch, 1, n * n)).astype(np.float32)
-            self.control_params = paddle.to_tensor(params)  # (B, 1, P)
+            self.control_params = paddle.to_tensor(params.astype(np.float32))  # (B, 1, P)
 
     def _expand(self, coords: paddle.Tensor) -> paddle.Tensor:
         if coords.shape[0] == 1 and self.batch != 1:

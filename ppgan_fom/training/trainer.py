@@ -7,9 +7,13 @@ augmentations, the equivariance warp) is drawn from generators seeded by
 ``(seed, step)``; with the networks' weights, BatchNorm statistics, Adam moments and the
 step count restored from a checkpoint, a resumed run continues exactly.
 
-Several GPUs: start with ``python -m paddle.distributed.launch --gpus 0,1 train.py ...``;
-each process trains on its share of every batch (``batch_size`` is per process), the
-BatchNorms become ``SyncBatchNorm`` and gradients are averaged by ``paddle.DataParallel``.
+Several processes (GPUs, or CPU processes for testing): start with ``python -m
+paddle.distributed.launch --nproc_per_node N train.py ...``. Each process trains on its
+share of every global batch (``batch_size`` is per process; the global batch of a step is
+the same whatever N, see :mod:`.loader`), the BatchNorms compute global-batch statistics
+(:func:`.distributed.convert_sync_batchnorm`), gradients are averaged by
+``paddle.DataParallel``, logged losses are averaged over the ranks, and rank 0 alone
+writes checkpoints, logs and grids. A checkpoint resumes with any process count.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from ..errors import InputError, RuntimeFailure
 from ..model import build_fomm
 from ..weights import resolve_weights
 from . import checkpoint as ckpt
+from . import distributed as dist_util
 from .discriminator import MultiScaleDiscriminator
 from .full_model import DiscriminatorFullModel, GeneratorFullModel
 from .init import init_fomm_weights
@@ -101,15 +106,6 @@ class TrainingInterrupted(RuntimeFailure):
     """Ctrl-C during training; a checkpoint of the last completed step was written."""
 
 
-def _world() -> tuple:
-    try:
-        import paddle.distributed as dist
-
-        return int(dist.get_rank()), int(dist.get_world_size())
-    except Exception:  # pragma: no cover - no distributed support in this build
-        return 0, 1
-
-
 class Trainer:
     """Trains a FOMM described by a :class:`TrainConfig` on a :class:`PairDataset`.
 
@@ -131,7 +127,7 @@ class Trainer:
         self.options = opts = options or TrainOptions()
         self.hooks: List[Hook] = list(hooks)
         self.output = Path(opts.output)
-        self.rank, self.world_size = _world()
+        self.rank, self.world_size = dist_util.world_from_env()
         if opts.resume is not None and opts.weights is not None:
             raise InputError("pass either --resume (continue a run) or --weights (start from "
                              "published weights), not both")
@@ -141,8 +137,8 @@ class Trainer:
             if missing:
                 raise InputError(f"config {tc.name}: discriminator scales {missing} are not "
                                  f"among train_params.scales {list(tc.scales)}")
-        if self.world_size > 1:  # pragma: no cover - needs several GPUs
-            self._init_distributed()
+        self.device = dist_util.init_process_group() if self.world_size > 1 \
+            else paddle.device.get_device()
         paddle.seed(opts.seed)
         self.generator, self.kp_detector = build_fomm(tc.model, inference=False)
         self.discriminator = MultiScaleDiscriminator(tc.model.num_channels, tc.model.num_kp,
@@ -161,9 +157,9 @@ class Trainer:
         self.resumed = False
         if opts.weights is not None:
             self._load_pretrained(opts.weights)
-        if self.world_size > 1:  # pragma: no cover - needs several GPUs
-            self.generator = nn.SyncBatchNorm.convert_sync_batchnorm(self.generator)
-            self.kp_detector = nn.SyncBatchNorm.convert_sync_batchnorm(self.kp_detector)
+        if self.world_size > 1:  # before the optimisers: GPU conversion makes new layers
+            self.generator = dist_util.convert_sync_batchnorm(self.generator, self.device)
+            self.kp_detector = dist_util.convert_sync_batchnorm(self.kp_detector, self.device)
         o = tc.optim
         self.optimizers = {"generator": build_adam(self.generator, o.lr_generator, o),
                            "kp_detector": build_adam(self.kp_detector, o.lr_kp_detector, o),
@@ -174,7 +170,7 @@ class Trainer:
             self._resume(Path(opts.resume))
         self.gen_full: nn.Layer = GeneratorFullModel(self.kp_detector, self.generator, tc, vgg)
         self.disc_full: nn.Layer = DiscriminatorFullModel(self.discriminator, tc)
-        if self.world_size > 1:  # pragma: no cover - needs several GPUs
+        if self.world_size > 1:
             self.gen_full = paddle.DataParallel(self.gen_full, find_unused_parameters=True)
             self.disc_full = paddle.DataParallel(self.disc_full)
         self.loader = PairLoader(dataset, tc.batch_size, seed=opts.seed,
@@ -191,16 +187,6 @@ class Trainer:
                     f"; resuming at step {self.step}" if self.resumed else "")
 
     # ------------------------------------------------------------------ (re)starting
-    def _init_distributed(self) -> None:  # pragma: no cover - needs several GPUs
-        """One process per GPU (``paddle.distributed.launch``): use this rank's device."""
-        import paddle.distributed as dist
-
-        if paddle.device.is_compiled_with_cuda():
-            paddle.set_device(f"gpu:{dist.ParallelEnv().device_id}")
-        dist.init_parallel_env()
-        logger.info("distributed training: rank %d of %d on %s", self.rank, self.world_size,
-                    paddle.get_device())
-
     def _load_pretrained(self, name_or_path: str) -> None:
         path = resolve_weights(str(name_or_path))
         state = ckpt.load_training_checkpoint(path)
@@ -224,6 +210,16 @@ class Trainer:
             load_optimizer_state(opt, self._nets[name], saved, f"{path}: optimizer_{name}")
         self.step = int(state.get("step", 0))
         self.resumed = True
+        meta = state.get("meta") if isinstance(state.get("meta"), dict) else {}
+        saved = meta.get("global_batch")
+        if saved is not None and int(saved) != self.tc.batch_size * self.world_size:
+            # the step -> batch mapping depends on the global batch, so the remaining steps
+            # see other batches than the interrupted run would have (training is still valid)
+            logger.warning("%s was trained with a global batch of %d (%s x %s processes); this "
+                           "run uses %d (%d x %d): later batches differ from the original run",
+                           path, int(saved), meta.get("batch_size", "?"),
+                           meta.get("world_size", "?"), self.tc.batch_size * self.world_size,
+                           self.tc.batch_size, self.world_size)
         logger.info("resumed from %s at step %d", path, self.step)
 
     # ------------------------------------------------------------------ one step
@@ -255,8 +251,12 @@ class Trainer:
         lrs = self._set_learning_rates(step)
         tps = None
         if lw.equivariance_value or lw.equivariance_jacobian:
-            rng = np.random.default_rng([self.options.seed, step, self.rank, 0x7F5])
-            tps = RandomTPS(int(source.shape[0]), self.tc.transform, rng)
+            # one generator per sample, keyed by its slot in the global batch: the warps of
+            # a step do not depend on how the batch is split over processes
+            b = int(source.shape[0])
+            slots = batch.get("slots", range(self.rank * b, (self.rank + 1) * b))
+            rngs = [np.random.default_rng([self.options.seed, step, int(k), 0x7F5]) for k in slots]
+            tps = RandomTPS(b, self.tc.transform, rngs)
         gan = lw.use_gan
         self._set_disc_trainable(False)
         losses, generated = self.gen_full(source, driving, tps, self.discriminator if gan else None)
@@ -277,6 +277,9 @@ class Trainer:
             opt.step()
             opt.clear_grad()
             out.update({k: float(v) for k, v in d_losses.items()})
+        if self.world_size > 1:  # log the global batch's losses (and agree on NaN)
+            keys = list(out)
+            out = dict(zip(keys, dist_util.all_reduce_mean([out[k] for k in keys])))
         out.update({f"lr_{k}": v for k, v in lrs.items()})
         if not math.isfinite(out["total"]):
             raise RuntimeFailure(f"the loss became {out['total']} at step {step + 1}; last "
@@ -304,7 +307,9 @@ class Trainer:
                 for name, opt in self.optimizers.items()}
         meta = {"config": self.tc.source_text, "config_name": self.tc.name,
                 "seed": int(self.options.seed), "image_size": int(self.tc.image_size),
-                "num_kp": int(self.tc.model.num_kp)}
+                "num_kp": int(self.tc.model.num_kp), "batch_size": int(self.tc.batch_size),
+                "world_size": int(self.world_size),
+                "global_batch": int(self.tc.batch_size * self.world_size)}
         ckpt.save_training_checkpoint(path, self._nets, opts, self.step, meta)
         ckpt.update_latest(path)
         ckpt.prune_checkpoints(self.checkpoint_dir, self.options.keep_checkpoints)
@@ -338,7 +343,8 @@ class Trainer:
         """Train from the current step to ``total_steps`` (or the time limit / a stop request).
 
         Raises:
-            TrainingInterrupted: on Ctrl-C, after writing a checkpoint.
+            TrainingInterrupted: on Ctrl-C (and, with several processes, SIGTERM: what
+                the launcher sends on Ctrl-C), after writing a checkpoint.
             RuntimeFailure: the loss became NaN / inf.
         """
         from tqdm import tqdm
@@ -358,6 +364,10 @@ class Trainer:
         bar = tqdm(total=self.total_steps, initial=start, unit="step", desc="training",
                    disable=not (opts.progress and main), dynamic_ncols=True)
         saved_at, last = -1, {}
+        terminated: List[bool] = []
+        restore_signal = dist_util.on_sigterm(lambda: (terminated.append(True),
+                                                       self.request_stop())) \
+            if self.world_size > 1 else None
         try:
             for step, batch in self.loader.iterate(start, self.total_steps):
                 last, generated = self.train_step(batch, step)
@@ -376,9 +386,12 @@ class Trainer:
                         saved_at = self.step
                     for hook in self.hooks:
                         hook(self, self.step, last)
-                if self._stop or (opts.time_limit and time.time() - t0 >= opts.time_limit):
+                stop = self._stop or bool(opts.time_limit and time.time() - t0 >= opts.time_limit)
+                if self.world_size > 1:  # a rank leaving the loop alone would hang the others
+                    stop = dist_util.any_rank(stop)
+                if stop:
                     logger.info("stopping at step %d (%s)", self.step,
-                                "requested" if self._stop else "time limit")
+                                "requested" if self._stop else "time limit or another rank")
                     break
         except KeyboardInterrupt:
             path = self.save() if self.step > start else self.last_checkpoint
@@ -388,8 +401,13 @@ class Trainer:
             bar.close()
             if log is not None:
                 log.close()
+            if restore_signal is not None:
+                restore_signal()
         if saved_at != self.step and (self.step > start or self.last_checkpoint is None):
             self.save()
+        if terminated:
+            raise TrainingInterrupted(f"terminated at step {self.step}; checkpoint: "
+                                      f"{ckpt.checkpoint_path(self.checkpoint_dir, self.step)}")
         return TrainSummary(start, self.step, time.time() - t0, self.last_checkpoint, last)
 
     @staticmethod
