@@ -6,6 +6,11 @@ from setuptools import find_packages, setup
 HERE = Path(__file__).parent
 
 
+def _version() -> str:
+    text = (HERE / "ppgan_fom" / "version.py").read_text()
+    return text.split('__version__ = "', 1)[1].split('"', 1)[0]
+
+
 def _requirements() -> list:
     """Core requirements: requirements.txt without comments (no Paddle, no OpenCV)."""
     lines = (HERE / "requirements.txt").read_text().splitlines()
@@ -23,7 +28,7 @@ CPU_RUNTIME = ["paddlepaddle>=3.0,<4", "opencv-python-headless>=4.8"]
 
 setup(
     name="ppgan-fom",
-    version="0.1.0",
+    version=_version(),
     description="First Order Motion Model in PaddlePaddle: animate every face in a photo, "
     "anonymize faces in videos.",
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
@@ -50,8 +55,8 @@ setup(
         "console_scripts": [
             "ppgan-fom-demo=ppgan_fom.cli:demo_main",
             "ppgan-fom-anonymize=ppgan_fom.cli:anonymize_main",
-            "ppgan-fom-train=ppgan_fom.training.cli:train_main",
-            "ppgan-fom-evaluate=ppgan_fom.training.cli:evaluate_main",
+            "ppgan-fom-train=ppgan_fom.cli:train_main",
+            "ppgan-fom-evaluate=ppgan_fom.cli:evaluate_main",
         ]
     },
 )

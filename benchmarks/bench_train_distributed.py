@@ -77,9 +77,9 @@ def run(name: str, work: Path, data: Path, batch: int, steps: int, lr, threads: 
     dump, out = work / f"dump_{name}", work / name
     dump.mkdir(parents=True)
     args = ["--config", str(CONFIG), "--data", str(data), "--output", str(out),
-            "--batch-size", str(batch // procs), "--max-steps", str(steps),
-            "--checkpoint-every", "0", "--grid-every", "0", "--num-workers", "0",
-            "--no-progress", "--threads", str(threads), "--cpu", "--seed", "1"]
+            "--batch_size", str(batch // procs), "--max_steps", str(steps),
+            "--checkpoint_every", "0", "--grid_every", "0", "--num_workers", "0",
+            "--no_progress", "--threads", str(threads), "--cpu", "--seed", "1"]
     if lr is not None:
         args += ["--lr", str(lr)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PADDLE_", "FOM_DIST_"))}

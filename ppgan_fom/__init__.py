@@ -5,7 +5,7 @@ driving video; see the README. Importing the package is cheap: Paddle is loaded 
 a model is built.
 """
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["FirstOrderPredictor", "AnimateOptions", "FaceAnonymizer", "create_detector",
            "__version__"]

@@ -44,10 +44,11 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 import numpy as np
 
-from .geometry import DEFAULT_FEATHER, crop_square, paste_faces
+from .geometry import (FACE_BOX_HALF_DIAGONAL, crop_square, opaque_core_radius,
+                       paste_faces)
 from .types import Box
 from .errors import InputError, NoFaceError, OutputError, RuntimeFailure
-from .options import AnimateOptions, add_option_flags, options_from_args
+from .options import COVER_RATIO, AnimateOptions
 from .tracking import (DEFAULT_CUT_THRESHOLD, DEFAULT_IOU, DEFAULT_MAX_GAP, DEFAULT_PAD,
                        DEFAULT_SMOOTH_SIGMA, SceneCutDetector, Track, TrackBuilder,
                        coverage_by_frame, finalize_tracks, shot_bounds, to_ranges,
@@ -61,8 +62,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 __all__ = ["AnonymizeOptions", "FaceAnonymizer", "TargetFace", "TrackPlan", "FrameResult",
            "assign_targets", "build_report", "write_report", "default_report_path",
-           "add_anonymize_flags", "anonymize_parser", "anonymize_cli", "DEFAULT_RATIO",
-           "opaque_core_radius", "options_from_anonymize_args"]
+           "DEFAULT_RATIO", "opaque_core_radius"]
 
 #: Pasted-disc radius for anonymization, as a fraction of the crop side. With the
 #: crop margin 0.5 (crop side = 2 x face size) the disc is the crop's inscribed
@@ -70,20 +70,7 @@ __all__ = ["AnonymizeOptions", "FaceAnonymizer", "TargetFace", "TrackPlan", "Fra
 #: the whole detected face box (half-diagonal 0.71 x face size): no original face
 #: pixel shows through, even with a few pixels of tracking error. (Photo animation
 #: uses 0.4, which leaves the corners of the face box to the feathered edge.)
-DEFAULT_RATIO = 0.5
-
-
-#: Half-diagonal of a square face box, in face sizes.
-FACE_BOX_HALF_DIAGONAL = 0.5 ** 0.5
-
-
-def opaque_core_radius(ratio: float, face_margin: float) -> float:
-    """Radius, in face sizes, of the fully opaque part of the paste disc for a crop
-    of side ``(1 + 2 face_margin)`` face sizes (see :func:`~ppgan_fom.compositing.paste_mask`;
-    the disc never reaches the crop's rim, so ``ratio`` above 0.5 changes nothing).
-    0.8 for the defaults (ratio 0.5, margin 0.5)."""
-    side = 1.0 + 2.0 * face_margin
-    return max(0.0, (min(ratio, 0.5) - DEFAULT_FEATHER) * side)
+DEFAULT_RATIO = COVER_RATIO
 
 
 def _default_animate() -> AnimateOptions:
@@ -598,75 +585,3 @@ def write_report(path: PathLike, report: Dict[str, Any]) -> None:
         except OSError:
             pass
         raise OutputError(f"cannot write the report {target}: {exc.strerror or exc}") from None
-
-
-# --------------------------------------------------------------------------- #
-# command line
-# --------------------------------------------------------------------------- #
-def add_anonymize_flags(parser: argparse.ArgumentParser) -> None:
-    """Add the anonymizer's own flags (one per :class:`AnonymizeOptions` field, its
-    defaults) and the shared model / detector / compositing flags (from
-    :class:`~ppgan_fom.options.AnimateOptions`; ``--ratio`` with the anonymizer's
-    default)."""
-    add_option_flags(parser, groups=("model", "faces"), skip=("multi_person", "ratio"))
-    add_option_flags(parser, groups=("io",), skip=("output", "filename", "auto_crop_driving"))
-    anim_fields = {f.name: f for f in dataclasses.fields(AnimateOptions)}
-    grp = parser.add_argument_group("anonymization")
-    ratio = anim_fields["ratio"]
-    grp.add_argument("--ratio", type=float, default=DEFAULT_RATIO,
-                     help=f"{ratio.metadata['help']} (default: {DEFAULT_RATIO}; the opaque "
-                          f"core then covers the whole detected face box)")
-    for f in dataclasses.fields(AnonymizeOptions):
-        if f.metadata.get("flag", True) is False:
-            continue
-        grp.add_argument(f"--{f.name}", type=f.metadata.get("type", str), default=f.default,
-                         help=f"{f.metadata['help']} (default: {f.default})")
-
-
-def options_from_anonymize_args(args: argparse.Namespace) -> AnonymizeOptions:
-    """Map parsed flags to :class:`AnonymizeOptions`."""
-    base = _default_animate()
-    animate = options_from_args(args, ratio=args.ratio, relative=base.relative,
-                                adapt_scale=base.adapt_scale)
-    own = {f.name: getattr(args, f.name) for f in dataclasses.fields(AnonymizeOptions)
-           if f.name != "animate"}
-    return AnonymizeOptions(animate=animate, **own)
-
-
-def anonymize_parser(common_flags: Optional[Callable[[argparse.ArgumentParser], None]] = None
-                     ) -> argparse.ArgumentParser:
-    """The ``anonymize.py`` argument parser."""
-    from .cli import EXIT_CODES
-
-    p = argparse.ArgumentParser(
-        prog="anonymize.py",
-        description="Replace every face of a video by an animated target face that keeps "
-                    "the person's expressions, head motion and lip movement (First Order "
-                    "Motion Model). Resolution, fps, frame count and audio are kept; a JSON "
-                    "report lists the face tracks. See docs/anonymize.md.",
-        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    io = p.add_argument_group("inputs and outputs")
-    io.add_argument("--video", required=True, help="video to anonymize")
-    io.add_argument("--target_face", required=True, action="append", metavar="IMAGE",
-                    help="image of the replacement face; repeat for several (track i gets "
-                         "target i mod N, tracks numbered by first appearance, then left to "
-                         "right)")
-    io.add_argument("--output", required=True, help="result video (.mp4, .m4v, .mov, .mkv)")
-    io.add_argument("--report", default=None,
-                    help="JSON report path (default: beside the output, <output stem>.json)")
-    io.add_argument("--no_report", action="store_true", help="do not write the report")
-    add_anonymize_flags(p)
-    if common_flags is not None:
-        common_flags(p)
-    return p
-
-
-def anonymize_cli(argv: Optional[Sequence[str]], run: Callable, common_flags: Callable) -> int:
-    """Entry point behind ``ppgan_fom.cli.anonymize_main`` (``run`` and
-    ``common_flags`` are the CLI module's helpers)."""
-    def body(args: argparse.Namespace):
-        anonymizer = FaceAnonymizer(options_from_anonymize_args(args))
-        report = False if args.no_report else args.report
-        return anonymizer.run(args.video, args.target_face, args.output, report=report)
-
-    return run(anonymize_parser(common_flags), argv, body)

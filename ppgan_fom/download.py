@@ -258,7 +258,7 @@ def http_download(url: str, part: os.PathLike | str, *, retries: int = 4,
             The message is one line; ``part`` is kept for a later resume when it holds
             data (``e.partial``), else removed.
     """
-    from . import __version__
+    from .version import __version__
 
     part = Path(part)
     meta = _read_meta(part, url)

@@ -1,8 +1,9 @@
-"""Runtime options shared by the Python API and the command-line tools.
+"""Runtime options shared by the Python API, the command lines and the web app.
 
 :class:`AnimateOptions` is the single source of defaults: ``FirstOrderPredictor``'s
-keywords, ``first-order-demo.py``'s flags and ``anonymize.py``'s model flags are all
-generated from its fields (name, default, help text in the field metadata).
+keywords, ``first-order-demo.py``'s flags, ``anonymize.py``'s model flags and the web
+app's controls are all generated from its fields (name, default, help text and group in
+the field metadata; :mod:`ppgan_fom.cli.flags` turns them into flags).
 """
 
 from __future__ import annotations
@@ -14,7 +15,19 @@ from typing import Any, Dict, Iterable, Optional
 
 from .errors import InputError
 
-__all__ = ["AnimateOptions", "add_option_flags", "options_from_args", "DETECTOR_ALIASES"]
+__all__ = ["AnimateOptions", "DETECTOR_ALIASES", "GROUP_TITLES", "PHOTO_RATIO", "COVER_RATIO"]
+
+#: Pasted-disc radius (fraction of the box side) for animating a photo: PaddleGAN's
+#: ``--ratio`` default; the disc's opaque core leaves the corners of the face box to the
+#: feathered edge, which blends the animated face into the photo.
+PHOTO_RATIO = 0.4
+#: Pasted-disc radius for anonymization: with the default crop margin 0.5 (crop side = 2 x
+#: face size) the disc is the crop's inscribed circle and its fully opaque core (radius
+#: 0.4 x side = 0.8 x face size) contains the whole detected face box (half-diagonal 0.71 x
+#: face size): no original face pixel shows through, even with a few pixels of tracking
+#: error (:func:`opaque_core_radius`).
+COVER_RATIO = 0.5
+
 
 #: PaddleGAN's ``--face_detector`` names mapped to this project's detector names.
 DETECTOR_ALIASES = {"sfd": "s3fd"}
@@ -69,7 +82,7 @@ class AnimateOptions:
               "(PaddleGAN's S3FD, downloads its weights)", "faces")
     multi_person: bool = _opt(False, "animate every face found; default: the largest only",
                               "faces")
-    ratio: float = _opt(0.4, "pasted disc radius as a fraction of the square face crop side "
+    ratio: float = _opt(PHOTO_RATIO, "pasted disc radius as a fraction of the square face crop side "
                              "(0.4 pastes a disc of 0.8x the crop, feathered)", "faces",
                         type=float)
     color_match: bool = _opt(True, "match the pasted face's colour and brightness to the "
@@ -121,36 +134,6 @@ class AnimateOptions:
         return cls(**kwargs)
 
 
-def add_option_flags(parser: argparse.ArgumentParser, groups: Iterable[str] = (
-        "io", "model", "motion", "faces"), skip: Iterable[str] = ()) -> None:
-    """Add one flag per :class:`AnimateOptions` field (PaddleGAN spelling, defaults from
-    the dataclass) to ``parser``."""
-    titles = {"io": "input/output", "model": "model", "motion": "motion transfer",
-              "faces": "faces and compositing"}
-    skip = set(skip)
-    made = {}
-    for f in dataclasses.fields(AnimateOptions):
-        meta = f.metadata
-        if meta["group"] not in groups or f.name in skip:
-            continue
-        grp = made.setdefault(meta["group"], parser.add_argument_group(titles[meta["group"]]))
-        if f.type in ("bool", bool):
-            if meta.get("negate"):
-                grp.add_argument(meta["negate"], dest=f.name, action="store_false",
-                                 default=f.default, help=f"do not {meta['help']}")
-            else:
-                grp.add_argument(f"--{f.name}", action="store_true", default=f.default,
-                                 help=meta["help"])
-            continue
-        default = f.default
-        grp.add_argument(f"--{f.name}", type=meta.get("type", str), default=default,
-                         help=f"{meta['help']} (default: {default})")
-
-
-def options_from_args(args: argparse.Namespace, **overrides: Any) -> AnimateOptions:
-    """Map parsed flags onto :class:`AnimateOptions` (fields not on the parser keep
-    their defaults)."""
-    values: Dict[str, Any] = {f.name: getattr(args, f.name)
-                              for f in dataclasses.fields(AnimateOptions) if hasattr(args, f.name)}
-    values.update(overrides)
-    return AnimateOptions(**values)
+#: Titles of the option groups (``--help`` sections, app panels).
+GROUP_TITLES = {"io": "input/output", "model": "model", "motion": "motion transfer",
+                "faces": "faces and compositing"}

@@ -117,7 +117,8 @@ def main() -> int:
 
     import numpy as np
 
-    from ppgan_fom.training import cli, trainer
+    from ppgan_fom.cli.train import train_main
+    from ppgan_fom.training import trainer
     from ppgan_fom.training.checkpoint import layer_state
     from ppgan_fom.training.optim import optimizer_state
 
@@ -172,7 +173,7 @@ def main() -> int:
     trainer.Trainer.__init__ = init_with_stop_hook
     trainer.Trainer.fit = fit_and_dump
     trainer.Trainer.train_step = train_step_recording
-    code = cli.train_main(argv)
+    code = train_main(argv)
     rank = int(os.environ.get("PADDLE_TRAINER_ID", "0"))
     (dump / f"rank{rank}.writes.json").write_text(json.dumps(writes))
     return code

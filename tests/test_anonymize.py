@@ -21,9 +21,10 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from ppgan_fom.anonymize import (DEFAULT_RATIO, AnonymizeOptions, FaceAnonymizer,
-                                 anonymize_parser, assign_targets, default_report_path,
-                                 options_from_anonymize_args, write_report)
+from ppgan_fom.anonymize import (AnonymizeOptions, FaceAnonymizer, assign_targets,
+                                 default_report_path, write_report)
+from ppgan_fom.cli.anonymize import anonymize_parser, options_from_anonymize_args
+from ppgan_fom.options import COVER_RATIO as DEFAULT_RATIO
 from ppgan_fom.errors import InputError, NoFaceError
 from ppgan_fom.options import AnimateOptions
 from ppgan_fom.media import VideoWriter, iter_frames, probe_video, read_image
@@ -390,7 +391,7 @@ def test_options_validation_and_keywords():
 
 
 def test_default_disc_core_covers_the_face_box():
-    from ppgan_fom.anonymize import FACE_BOX_HALF_DIAGONAL, opaque_core_radius
+    from ppgan_fom.geometry import FACE_BOX_HALF_DIAGONAL, opaque_core_radius
     from ppgan_fom.geometry import paste_mask
 
     margin = AnimateOptions().face_margin

@@ -705,7 +705,7 @@ def test_malicious_pdparams_runs_no_code(cli, tmp_path, face, clip5):
 
 def test_malicious_pth_tar_conversion_runs_no_code(tmp_path, capsys):
     torch = pytest.importorskip("torch")
-    from ppgan_fom.convert import main as convert_main
+    from ppgan_fom.cli import convert_main
 
     marker = tmp_path / "code_ran"
     evil = tmp_path / "evil.pth.tar"

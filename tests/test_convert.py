@@ -9,7 +9,8 @@ import paddle
 import pytest
 
 from conftest import shared_path
-from ppgan_fom.convert import main, paddle_name_to_torch, torch_name_to_paddle
+from ppgan_fom.cli import convert_main as main
+from ppgan_fom.convert import paddle_name_to_torch, torch_name_to_paddle
 from ppgan_fom.config import from_dict
 from ppgan_fom.errors import WeightsError
 from ppgan_fom.model import load_fomm

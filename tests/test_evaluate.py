@@ -37,7 +37,7 @@ class PerfectModel:
 
 
 def test_copy_source_on_static_video_is_exactly_zero(tmp_path, capsys):
-    from ppgan_fom.training.cli import evaluate_main
+    from ppgan_fom.cli import evaluate_main
 
     root = tmp_path / "static"
     write_frames_folder(root / "test" / "still", blob_frames(6, static=True))
@@ -79,7 +79,7 @@ def test_identity_model_scores_zero_and_overall_is_frame_weighted(tmp_path):
 
 
 def test_evaluate_checkpoint_saves_videos_and_akd_aed(tmp_path, capsys):
-    from ppgan_fom.training.cli import evaluate_main
+    from ppgan_fom.cli import evaluate_main
     from ppgan_fom.training.dataset import PairDataset, VideoSet
     from ppgan_fom.training.train_config import load_train_config
     from ppgan_fom.training.trainer import Trainer, TrainOptions
@@ -103,9 +103,9 @@ def test_evaluate_checkpoint_saves_videos_and_akd_aed(tmp_path, capsys):
         "def embed(frames):\n"
         "    return frames.reshape(len(frames), -1).astype(np.float64).mean(1, keepdims=True)\n")
     out = tmp_path / "eval"
-    code = evaluate_main(["--config", str(cfg), "--data", str(root), "--weights", str(ckpt),
-                          "--output", str(out), "--save-videos", "--batch-size", "3",
-                          "--akd-model", f"{metrics}:landmarks", "--aed-model",
+    code = evaluate_main(["--config", str(cfg), "--data", str(root), "--weight_path", str(ckpt),
+                          "--output", str(out), "--save_videos", "--batch_size", "3",
+                          "--akd_model", f"{metrics}:landmarks", "--aed_model",
                           f"{metrics}:embed", "--cpu", "--threads", "2", "--quiet"])
     assert code == 0, capsys.readouterr().err
     report = json.loads((out / "reconstruction.json").read_text())
@@ -118,7 +118,7 @@ def test_evaluate_checkpoint_saves_videos_and_akd_aed(tmp_path, capsys):
 
 
 def test_evaluate_cli_bad_input_exit_2(tmp_path, capsys):
-    from ppgan_fom.training.cli import evaluate_main
+    from ppgan_fom.cli import evaluate_main
 
     assert evaluate_main(["--data", str(tmp_path / "missing"), "--baseline", "copy-source",
                           "--quiet"]) == 2
@@ -129,8 +129,8 @@ def test_evaluate_cli_bad_input_exit_2(tmp_path, capsys):
                           "--quiet"]) == 2
     assert "test" in capsys.readouterr().err
     write_frames_folder(tmp_path / "root" / "test" / "v", blob_frames(3))
-    assert evaluate_main(["--data", str(tmp_path / "root"), "--weights",
+    assert evaluate_main(["--data", str(tmp_path / "root"), "--weight_path",
                           str(tmp_path / "no.pdparams"), "--config", "vox-256", "--quiet"]) == 2
     assert capsys.readouterr().err.startswith("error:")
     assert evaluate_main(["--data", str(tmp_path / "root"), "--baseline", "copy-source",
-                          "--akd-model", "not_a_spec", "--quiet"]) == 2
+                          "--akd_model", "not_a_spec", "--quiet"]) == 2

@@ -19,9 +19,9 @@ REPO = Path(__file__).resolve().parents[1]
 #: Units from the bottom layer up. A unit is a module or a package (every module below it).
 LAYERS: List[List[str]] = [
     # 0: errors, shared types, runtime (device, threads), dependency checks, safe checkpoint
-    #    reading, atomic file helpers
+    #    reading, atomic file helpers, progress bars
     ["ppgan_fom.errors", "ppgan_fom.types", "ppgan_fom.fsutil", "ppgan_fom.runtime",
-     "ppgan_fom.deps", "ppgan_fom.checkpoint"],
+     "ppgan_fom.deps", "ppgan_fom.checkpoint", "ppgan_fom.progress", "ppgan_fom.version"],
     # 1: geometry (no Paddle), media IO, configs and options, weights registry, audio DSP,
     #    scene cuts
     ["ppgan_fom.geometry", "ppgan_fom.media", "ppgan_fom.config", "ppgan_fom.options",
@@ -34,8 +34,7 @@ LAYERS: List[List[str]] = [
      "ppgan_fom.anonymize", "ppgan_fom.training", "ppgan_fom.convert", "ppgan_fom.scale"],
     # 4: command lines, web app, package faces
     ["ppgan_fom.cli", "ppgan_fom.app", "faceutils.__main__", "faceutils.convert_tflite",
-     "ppgan_fom.convert.__main__", "applications", "ppgan_fom.__init__",
-     "faceutils.__init__"],
+     "ppgan_fom.convert.__main__", "applications", "ppgan_fom.__init__"],
 ]
 
 PACKAGES = ("ppgan_fom", "faceutils")
@@ -75,7 +74,10 @@ def _imports(module: str, path: Path, known: Set[str]) -> Set[str]:
             targets = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = _resolve(name, node, is_pkg) if node.level else (node.module or "")
-            targets = [f"{base}.{a.name}" for a in node.names] + [base]
+            subs = [f"{base}.{a.name}" for a in node.names]
+            # ``from pkg import module`` imports the module; ``from pkg import name``, pkg
+            targets = subs if all(t in known or f"{t}.__init__" in known for t in subs) \
+                else subs + [base]
         for t in targets:
             if t.split(".")[0] not in PACKAGES:
                 continue

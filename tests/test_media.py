@@ -493,3 +493,27 @@ def test_ensure_writable_output_read_only_dir(tmp_path: Path) -> None:
             ensure_writable_output(ro / "out.mp4", [])
     finally:
         ro.chmod(0o755)
+
+
+# --------------------------------------------------------------------------- #
+# FFmpeg's log and threaded decoders
+# --------------------------------------------------------------------------- #
+def test_ffmpeg_log_is_never_left_on(tmp_path: Path) -> None:
+    """With FFmpeg's log routed to Python, a decoder thread that logs while the main
+    thread frees the decoder (an abandoned frame iterator) deadlocks on the interpreter
+    lock (seen in the test suite). The log is only switched on to read the reason of a
+    failed open, and always switched off again."""
+    import av.logging
+
+    clip = make_clip(tmp_path / "c.mp4", seconds=1.0, fps=25, size="320x240")
+    probe_video(clip)
+    assert av.logging.get_level() is None
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64)
+    with pytest.raises(VideoError):
+        probe_video(bad)
+    assert av.logging.get_level() is None
+    frames = iter_frames(clip)
+    next(frames)
+    del frames  # an abandoned iterator closes its threaded decoder
+    assert av.logging.get_level() is None

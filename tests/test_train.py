@@ -305,7 +305,7 @@ def test_vgg_weights_offline_is_clear_error(tmp_path, monkeypatch, data_root):
     with pytest.raises(WeightsError) as err:
         make_trainer(cfg, data_root, tmp_path / "out")
     msg = str(err.value)
-    assert "vgg19.pdparams" in msg and "https://" in msg and "--no-perceptual" in msg
+    assert "vgg19.pdparams" in msg and "https://" in msg and "--no_perceptual" in msg
 
 
 def test_perceptual_loss_with_local_vgg_weights(tmp_path, data_root):
@@ -422,13 +422,13 @@ def test_optimizer_state_uses_structured_names(tmp_path, data_root):
 
 # ----------------------------------------------------------------------------- CLI
 def test_train_cli_end_to_end_and_errors(tmp_path, data_root, capsys, monkeypatch):
-    from ppgan_fom.training.cli import train_main
+    from ppgan_fom.cli import train_main
 
     cfg = write_config(tmp_path)
     out = tmp_path / "run"
     code = train_main(["--config", str(cfg), "--data", str(data_root), "--output", str(out),
-                       "--max-steps", "2", "--eval-every", "2", "--no-progress", "--cpu",
-                       "--threads", "2", "--quiet", "--no-visualdl"])
+                       "--max_steps", "2", "--eval_every", "2", "--no_progress", "--cpu",
+                       "--threads", "2", "--quiet", "--no_visualdl"])
     assert code == 0
     assert (out / "checkpoints" / "step_00000002.pdparams").is_file()
     assert (out / "eval.csv").read_text().splitlines()[1].startswith("2,")
@@ -443,8 +443,8 @@ def test_train_cli_end_to_end_and_errors(tmp_path, data_root, capsys, monkeypatc
     vgg_cfg = write_config(tmp_path, perceptual=[1])
     monkeypatch.setenv("PPGAN_FOM_HOME", str(tmp_path / "empty"))
     assert train_main(["--config", str(vgg_cfg), "--data", str(data_root), "--output",
-                       str(tmp_path / "v"), "--quiet", "--max-steps", "1"]) == 2
-    assert "--no-perceptual" in capsys.readouterr().err
+                       str(tmp_path / "v"), "--quiet", "--max_steps", "1"]) == 2
+    assert "--no_perceptual" in capsys.readouterr().err
 
 
 def test_shipped_configs():

@@ -61,8 +61,8 @@ def _train(work: Path, name: str, procs: int, batch: int, cfg: Path, data: Path,
     dump = work / f"dump_{name}"
     dump.mkdir()
     args = ["--config", str(cfg), "--data", str(data), "--output", str(work / name),
-            "--batch-size", str(batch), "--max-steps", str(STEPS), "--checkpoint-every", "2",
-            "--grid-every", "2", "--num-workers", "0", "--no-progress", "--threads", "1",
+            "--batch_size", str(batch), "--max_steps", str(STEPS), "--checkpoint_every", "2",
+            "--grid_every", "2", "--num_workers", "0", "--no_progress", "--threads", "1",
             "--cpu", "--seed", "3", *extra]
     if procs == 1:
         cmd = [sys.executable, str(WORKER), *args]
@@ -95,7 +95,7 @@ def runs(tmp_path_factory):
     cfg_path = work / "tiny_gan.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
     # A also runs the held-out evaluation (rank 0 only, while rank 1 waits)
-    a = _train(work, "A", 2, 2, cfg_path, data, "--eval-every", "2", "--eval-max-frames", "3")
+    a = _train(work, "A", 2, 2, cfg_path, data, "--eval_every", "2", "--eval_max_frames", "3")
     b = _train(work, "B", 1, 4, cfg_path, data)
     c = _train(work, "C", 1, 4, cfg_path, data, "--resume",
                str(work / "A" / "checkpoints" / "step_00000002.pdparams"))
@@ -225,8 +225,8 @@ def test_ctrl_c_on_the_launcher_writes_a_checkpoint(runs):
     cmd = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
            "--log_dir", str(log_dir), str(REPO / "applications" / "tools" / "train.py"),
            "--config", str(runs["cfg"]), "--data", str(runs["data"]), "--output", str(out),
-           "--batch-size", "2", "--max-steps", "100000", "--checkpoint-every", "100000",
-           "--grid-every", "0", "--num-workers", "0", "--no-progress", "--threads", "1",
+           "--batch_size", "2", "--max_steps", "100000", "--checkpoint_every", "100000",
+           "--grid_every", "0", "--num_workers", "0", "--no_progress", "--threads", "1",
            "--cpu"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=_env(dump), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)

@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
-from ppgan_fom.training.cli import evaluate_main  # noqa: E402
+from ppgan_fom.cli import evaluate_main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(evaluate_main())

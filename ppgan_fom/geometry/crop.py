@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import cv2
 import numpy as np
 
 from ..types import Box
@@ -52,6 +51,8 @@ def resize_square(img: np.ndarray, size: int) -> np.ndarray:
     h, w = img.shape[:2]
     if h == w == size:
         return img.copy()
+    import cv2  # here, not at the top: `import faceutils` works without OpenCV
+
     interp = cv2.INTER_AREA if size < min(h, w) else cv2.INTER_CUBIC
     out = cv2.resize(img, (size, size), interpolation=interp)
     return out.reshape(size, size, *img.shape[2:])

@@ -32,17 +32,15 @@ import functools
 import logging
 from typing import Optional, Sequence
 
-import cv2
 import numpy as np
 
+from ..options import COVER_RATIO, PHOTO_RATIO
 from ..types import Box
 from .crop import box_side, check_image, resize_square
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "PHOTO_RATIO",
-    "COVER_RATIO",
     "DEFAULT_FEATHER",
     "paste_mask",
     "match_color",
@@ -52,16 +50,6 @@ __all__ = [
     "FACE_BOX_HALF_DIAGONAL",
 ]
 
-#: Pasted-disc radius (fraction of the box side) for animating a photo: PaddleGAN's
-#: ``--ratio`` default; the disc's opaque core leaves the corners of the face box to the
-#: feathered edge, which blends the animated face into the photo.
-PHOTO_RATIO = 0.4
-#: Pasted-disc radius for anonymization: with the default crop margin 0.5 (crop side = 2 x
-#: face size) the disc is the crop's inscribed circle and its fully opaque core (radius
-#: 0.4 x side = 0.8 x face size) contains the whole detected face box (half-diagonal 0.71 x
-#: face size): no original face pixel shows through, even with a few pixels of tracking
-#: error (:func:`opaque_core_radius`).
-COVER_RATIO = 0.5
 #: Default feather (soft edge) width as a fraction of the box side.
 DEFAULT_FEATHER = 0.1
 #: Colour matching never scales a channel's contrast by more than this factor
@@ -156,6 +144,8 @@ def match_color(pred_rgb: np.ndarray, reference_rgb: np.ndarray, mask: np.ndarra
     if not support.any():
         return pred_rgb.copy()
     pred = np.ascontiguousarray(pred_rgb)
+    import cv2  # lazily: the geometry imports without OpenCV
+
     mu_p, sd_p = (v.ravel() for v in cv2.meanStdDev(pred, mask=support))
     mu_r, sd_r = (v.ravel() for v in cv2.meanStdDev(np.ascontiguousarray(reference_rgb), mask=support))
     flat = (sd_p < _FLAT_STD) | (sd_r < _FLAT_STD)
@@ -256,6 +246,8 @@ def _paste_one(
     if color_match:
         pred = match_color(pred, original[fr, fc], mask)
     roi = out[fr, fc]
+    import cv2
+
     # cv2.blendLinear: round((m * pred + (1 - m) * roi) / 1), saturated to uint8
     blended = cv2.blendLinear(np.ascontiguousarray(pred), np.ascontiguousarray(roi),
                               np.ascontiguousarray(mask), np.ascontiguousarray(1.0 - mask))

@@ -32,12 +32,11 @@ STILL_IMAGE_FORMATS = ("image2", "_pipe")
 #: frames written without a time).
 FALLBACK_FPS = 25.0
 
-# FFmpeg's log is off in PyAV by default; errors only (cheap) so that an exception
-# carries FFmpeg's last error line ("moov atom not found", ...).
-# FFmpeg's messages themselves stay out of the user's console (the error that matters
-# reaches them as one line); --debug can lower the "libav" logger's level.
-av.logging.set_level(av.logging.ERROR)
-logging.getLogger("libav").setLevel(logging.CRITICAL)
+# FFmpeg's log stays off (PyAV's default) while anything decodes: with it on, FFmpeg's
+# own decoder threads call back into Python for every message, and freeing a threaded
+# decoder then deadlocks on the interpreter lock. It is switched on only to re-open a file
+# that failed to open, to read FFmpeg's reason ("moov atom not found", ...).
+logging.getLogger("libav").setLevel(logging.CRITICAL)  # the reason reaches users as one line
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,20 @@ def open_input(path: Path, what: str = "video") -> "av.container.InputContainer"
     try:
         return av.open(str(path), mode="r", metadata_errors="ignore")
     except (av.FFmpegError, UnicodeDecodeError) as exc:
-        raise VideoError(f"cannot open {what} {path}: {av_reason(exc)}") from None
+        raise VideoError(f"cannot open {what} {path}: {_open_failure(path, exc)}") from None
+
+
+def _open_failure(path: Path, exc: BaseException) -> str:
+    """FFmpeg's own reason for a failed open: the open is repeated with FFmpeg's error log
+    on (no decoder runs during an open, so no decoder thread can call back)."""
+    av.logging.set_level(av.logging.ERROR)
+    try:
+        av.open(str(path), mode="r", metadata_errors="ignore").close()
+    except (av.FFmpegError, UnicodeDecodeError) as again:
+        exc = again
+    finally:
+        av.logging.set_level(None)
+    return av_reason(exc)
 
 
 def display_turns(rotation: float) -> int:

@@ -116,11 +116,7 @@ class VideoWriter:
         try:
             self._tmp = make_temp_path(self.path)
         except OSError as exc:
-            if no_space(exc):
-                raise RuntimeFailure(f"no space left on device while writing {self.path}") \
-                    from None
-            raise OutputError(f"cannot create a temporary file next to {self.path}: "
-                              f"{exc.strerror or exc}") from None
+            raise self._file_error(exc, "cannot create a temporary file next to") from None
         try:
             self._open(has_audio)
         except BaseException as exc:
@@ -244,6 +240,12 @@ class VideoWriter:
         return RuntimeFailure(f"{name} encoder for {self.path} failed after "
                               f"{self.frames_written} frames ({what}): {av_reason(exc)}")
 
+    def _file_error(self, exc: OSError, what: str) -> Exception:
+        """A full disk (RuntimeFailure) or another file-system problem (OutputError)."""
+        if no_space(exc):
+            return RuntimeFailure(f"no space left on device while writing {self.path}")
+        return OutputError(f"{what} {self.path}: {exc.strerror or exc}")
+
     def _finish(self) -> None:
         """Flush the encoder, finish the audio, close the file, move it into place."""
         if self.frames_written == 0:
@@ -263,11 +265,8 @@ class VideoWriter:
         try:
             publish(self._tmp, self.path)
         except OSError as exc:
-            if no_space(exc):
-                raise RuntimeFailure(f"no space left on device while writing {self.path}") \
-                    from None
-            raise OutputError(f"cannot move the finished video into place at {self.path}: "
-                              f"{exc.strerror or exc}") from None
+            raise self._file_error(exc, "cannot move the finished video into place at") \
+                from None
         self._tmp = None
         self._done = True
         logger.info("wrote %s: %d frames, %dx%d, %.3f fps nominal", self.path,

@@ -287,3 +287,15 @@ class PairDataset:
             pair = self.augment(pair, rng)
         return {"source": to_chw_float(pair[0]), "driving": to_chw_float(pair[1]),
                 "name": entry.name}
+
+
+def split_dir(root: str, split: str) -> Path:
+    """``ROOT/split`` of a dataset in the FOMM layout; InputError naming what is missing."""
+    r = Path(root)
+    if not r.is_dir():
+        raise InputError(f"{r}: data root not found")
+    d = r / split
+    if not d.is_dir():
+        raise InputError(f"{r}: no '{split}' directory (expected the FOMM layout "
+                         f"ROOT/train/, ROOT/test/ holding videos or folders of frames)")
+    return d

@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["world_from_env", "local_world_size", "init_process_group", "CpuSyncBatchNorm",
            "convert_sync_batchnorm", "all_reduce_sum", "all_reduce_mean", "any_rank",
-           "on_sigterm"]
+           "on_sigterm", "prepare_process"]
 
 
 def world_from_env() -> Tuple[int, int]:
@@ -222,3 +222,22 @@ def on_sigterm(callback: Callable[[], None]) -> Callable[[], None]:
 
     previous = signal.signal(signal.SIGTERM, handler)
     return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+def prepare_process(cpu: bool = False, threads: Optional[int] = None) -> int:
+    """Device and threads for this training process; returns its rank.
+
+    Under ``paddle.distributed.launch`` only rank 0 reports (the others log warnings
+    only) and the processes of one machine share its cores unless ``threads`` is given.
+    """
+    import logging
+
+    from ..runtime import cpu_threads, setup_device
+
+    rank, world = world_from_env()
+    if rank != 0:
+        logging.getLogger().setLevel(logging.WARNING)
+    if threads is None and world > 1:
+        threads = max(1, cpu_threads() // local_world_size())
+    setup_device(cpu=cpu, threads=threads)
+    return rank

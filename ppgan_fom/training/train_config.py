@@ -19,7 +19,7 @@ Keys this project adds (all optional, under ``train_params``):
 
 * ``loss_weights.pixel_l1``: per-pyramid-scale weights of a pixel L1 reconstruction
   loss (a scalar applies to every scale). It is the reconstruction term when the VGG19
-  perceptual loss is off (``loss_weights.perceptual: 0`` or ``--no-perceptual``).
+  perceptual loss is off (``loss_weights.perceptual: 0`` or ``--no_perceptual``).
 * ``checkpoint_every_steps`` (default 1000), ``grid_every_steps`` (default 500),
   ``log_every_steps`` (default 1).
 """
@@ -41,7 +41,7 @@ __all__ = ["ColorJitterConfig", "DatasetConfig", "TransformConfig", "Discriminat
            "LossWeights", "OptimConfig", "TrainConfig", "load_train_config",
            "DEFAULT_PIXEL_L1"]
 
-#: per-scale weight of the pixel L1 pyramid loss that ``--no-perceptual`` switches on
+#: per-scale weight of the pixel L1 pyramid loss that ``--no_perceptual`` switches on
 DEFAULT_PIXEL_L1 = 10.0
 
 

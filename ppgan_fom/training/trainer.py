@@ -129,7 +129,7 @@ class Trainer:
         self.output = Path(opts.output)
         self.rank, self.world_size = dist_util.world_from_env()
         if opts.resume is not None and opts.weights is not None:
-            raise InputError("pass either --resume (continue a run) or --weights (start from "
+            raise InputError("pass either --resume (continue a run) or --weight_path (start from "
                              "published weights), not both")
         lw = tc.loss_weights
         if lw.use_gan:

@@ -5,7 +5,7 @@ five outputs are relu1_1, relu2_1, relu3_1, relu4_1 and relu5_1. Weights are Pad
 ``vgg19.pdparams`` (Paddle's ``vision.models.vgg19`` layout: ``features.<i>.weight``)
 resolved through :func:`ppgan_fom.weights.resolve_weights` (registry name ``vgg19``);
 offline and not cached, that raises a :class:`~ppgan_fom.errors.WeightsError` that names
-the file and URL. Train without it with ``--no-perceptual``.
+the file and URL. Train without it with ``--no_perceptual``.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def load_vgg19(name_or_path: str = "vgg19", num_outputs: int = 5,
             path = resolve_weights(name_or_path)
         except WeightsError as exc:
             raise WeightsError(f"{exc} - the VGG19 perceptual loss needs these ImageNet "
-                               f"weights; to train without it pass --no-perceptual (pixel "
+                               f"weights; to train without it pass --no_perceptual (pixel "
                                f"L1 pyramid loss instead)") from None
         state = load_checkpoint(path)
     else:

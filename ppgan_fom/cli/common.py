@@ -1,4 +1,5 @@
-"""Command-line entry points. They only map argv to :class:`AnimateOptions` and call the API.
+"""What every command line shares: the runner (one-line errors, exit codes, logging),
+``--debug`` / ``--quiet``, and old flag spellings kept for one release.
 
 Exit codes: 0 success; 1 runtime failure (e.g. the video writer died, disk full, Ctrl-C,
 an unexpected internal error); 2 bad arguments or input (missing / unreadable file, no
@@ -13,14 +14,20 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import os
 import sys
 import traceback
 import warnings
 from typing import Callable, Optional, Sequence
 
-from .deps import MissingDependencyError, require
-from .errors import FomError
-from .options import add_option_flags, options_from_args
+from ..deps import require
+from ..errors import FomError
+from ..progress import ENV_PROGRESS
+
+logger = logging.getLogger("ppgan_fom.cli")
+
+__all__ = ["EXIT_OK", "EXIT_FAILURE", "EXIT_BAD_INPUT", "EXIT_CODES", "common_flags",
+           "run_cli", "add_deprecated_spelling", "add_dashed_alias_flag"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -38,10 +45,42 @@ complete) and the inputs are never modified. See docs/errors.md.
 """
 
 
-def _common_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--debug", action="store_true",
-                        help="show tracebacks and debug logging")
-    parser.add_argument("--quiet", action="store_true", help="only warnings and errors")
+def common_flags(parser: argparse.ArgumentParser) -> None:
+    """``--debug`` and ``--quiet`` (the latter also hides progress bars)."""
+    g = parser.add_argument_group("logging")
+    g.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    g.add_argument("--quiet", action="store_true",
+                   help="only warnings and errors, no progress bars")
+
+
+#: parser -> {old spelling: new spelling}
+_DEPRECATED: dict = {}
+
+
+def add_deprecated_spelling(parser: argparse.ArgumentParser, group, new: str, old: str,
+                            **kwargs) -> None:
+    """Add flag ``new`` that also accepts its former spelling ``old`` (marked deprecated
+    in ``--help``; using it logs a warning). ``kwargs`` as for ``add_argument``."""
+    kwargs["help"] = f"{kwargs.get('help', '')} ({old}: former spelling, deprecated)".strip()
+    group.add_argument(new, old, **kwargs)
+    _DEPRECATED.setdefault(id(parser), {})[old] = new
+
+
+def add_dashed_alias_flag(parser: argparse.ArgumentParser, group, name: str,
+                          **kwargs) -> None:
+    """``--snake_case`` flag that also takes its former ``--dashed-spelling``."""
+    add_deprecated_spelling(parser, group, name, name.replace("_", "-"), **kwargs)
+
+
+def _warn_deprecated(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    table = _DEPRECATED.get(id(parser), {})
+    for token in argv:
+        if token == "--":
+            break
+        flag = token.split("=", 1)[0]
+        if flag in table:
+            logger.warning("%s is deprecated and will be removed in the next release; "
+                           "use %s", flag, table[flag])
 
 
 def _one_line(text: str) -> str:
@@ -56,7 +95,7 @@ def _fail(args: argparse.Namespace, message: str, code: int) -> int:
     return code
 
 
-def _run(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]],
+def run_cli(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]],
          body: Callable[[argparse.Namespace], object], *,
          interrupted: str = "interrupted; no output was written",
          memory_hint: str = "try a smaller --batch_size or --image_size, or a smaller "
@@ -64,11 +103,17 @@ def _run(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]],
     """Parse ``argv``, run ``body(args)`` and map every failure to a one-line message and
     an exit code (see :data:`EXIT_CODES`). Argument errors exit with 2 (argparse).
     ``interrupted`` / ``memory_hint`` word the Ctrl-C and out-of-memory messages."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
-    if not args.debug:  # paddle's import-time notice about a C++ build cache is noise here
+    if args.quiet:
+        os.environ[ENV_PROGRESS] = "0"
+    if args.debug:  # FFmpeg's own messages too
+        logging.getLogger("libav").setLevel(logging.DEBUG)
+    else:  # paddle's import-time notice about a C++ build cache is noise here
         warnings.filterwarnings("ignore", message="No ccache found")
+    _warn_deprecated(parser, argv)
     try:
         require()  # Paddle and OpenCV are not core requirements: one line if absent
         result = body(args)
@@ -91,44 +136,3 @@ def _run(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]],
     if result is not None:
         print(result)
     return EXIT_OK
-
-
-def demo_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="first-order-demo.py",
-        description="Animate the faces of a photo with the motion of a driving video "
-                    "(First Order Motion Model). Writes OUTPUT/FILENAME with the driving "
-                    "video's fps and audio.",
-        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    req = p.add_argument_group("inputs")
-    req.add_argument("--source_image", required=True, help="photo with one or more faces")
-    req.add_argument("--driving_video", required=True,
-                     help="video whose face motion drives the photo")
-    add_option_flags(p)
-    _common_flags(p)
-    return p
-
-
-def demo_main(argv: Optional[Sequence[str]] = None) -> int:
-    """``first-order-demo.py`` / ``ppgan-fom-demo``."""
-    def body(args):
-        from .predictor import FirstOrderPredictor
-
-        # models load only once the photo, driving video and output path have passed
-        # their checks (and a face was found): bad input fails in well under a second
-        predictor = FirstOrderPredictor(options_from_args(args), load_models=False)
-        return predictor.run(args.source_image, args.driving_video)
-
-    return _run(demo_parser(), argv, body)
-
-
-def anonymize_main(argv: Optional[Sequence[str]] = None) -> int:
-    """``anonymize.py`` / ``ppgan-fom-anonymize``."""
-    try:
-        require()  # before importing the tool, which needs OpenCV at import time
-    except MissingDependencyError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    from .anonymize import anonymize_cli
-
-    return anonymize_cli(argv, _run, _common_flags)

@@ -17,15 +17,13 @@ that carry code. torch is an optional dependency (``pip install ppgan-fom[torch]
 
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
 from pathlib import Path
 from typing import Dict, Mapping
 
 import numpy as np
 
-from .errors import FomError, InputError, WeightsError
+from ..errors import FomError, InputError, WeightsError
 
 logger = logging.getLogger(__name__)
 
@@ -84,9 +82,9 @@ def read_torch_checkpoint(path: Path) -> Mapping:
 
 def convert_checkpoint(src: Path, dst: Path, config="vox-256") -> Path:
     """Convert ``src`` (.pth.tar) into ``dst`` (.pdparams) after checking it fits ``config``."""
-    from .config import load_config
-    from .model import build_fomm, state_shapes
-    from .checkpoint import save_checkpoint, split_checkpoint, validate_state_dict
+    from ..config import load_config
+    from ..model import build_fomm, state_shapes
+    from ..checkpoint import save_checkpoint, split_checkpoint, validate_state_dict
 
     ckpt = read_torch_checkpoint(src)
     gen_t, kp_t = split_checkpoint(ckpt, src)
@@ -102,20 +100,3 @@ def convert_checkpoint(src: Path, dst: Path, config="vox-256") -> Path:
     logger.info("wrote %s (%d generator + %d kp_detector tensors)", dst,
                 len(state["generator"]), len(state["kp_detector"]))
     return dst
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m ppgan_fom.convert",
-                                description="Convert an original FOMM .pth.tar checkpoint to "
-                                            "PaddleGAN's .pdparams layout.")
-    p.add_argument("src", type=Path, help="original checkpoint, e.g. vox-cpk.pth.tar")
-    p.add_argument("dst", type=Path, help="output .pdparams")
-    p.add_argument("--config", default="vox-256",
-                   help="preset name or YAML (PaddleGAN or original layout) the weights are for")
-    from .cli import _common_flags, _run
-
-    _common_flags(p)
-    return _run(p, argv, lambda args: str(convert_checkpoint(args.src, args.dst, args.config)))
-
-if __name__ == "__main__":
-    sys.exit(main())

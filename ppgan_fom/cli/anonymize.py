@@ -1,0 +1,77 @@
+"""``anonymize.py`` / ``ppgan-fom-anonymize``: flags mapped onto
+:class:`~ppgan_fom.anonymize.AnonymizeOptions`, then :meth:`FaceAnonymizer.run`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Optional, Sequence
+
+from ..options import COVER_RATIO, AnimateOptions
+from .common import EXIT_CODES, common_flags, run_cli
+from .flags import add_field_flag, add_option_flags, options_from_args
+
+__all__ = ["anonymize_parser", "anonymize_main", "options_from_anonymize_args"]
+
+
+def _add_anonymize_flags(parser: argparse.ArgumentParser) -> None:
+    """The shared model / detector / compositing flags (``--ratio`` with the anonymizer's
+    default) and one flag per field of the anonymizer's own options."""
+    from ..anonymize import AnonymizeOptions
+
+    add_option_flags(parser, groups=("model", "faces"), skip=("multi_person", "ratio"))
+    add_option_flags(parser, groups=("io",), skip=("output", "filename", "auto_crop_driving"))
+    grp = parser.add_argument_group("anonymization")
+    ratio = next(f for f in dataclasses.fields(AnimateOptions) if f.name == "ratio")
+    add_field_flag(grp, ratio, default=COVER_RATIO)
+    for f in dataclasses.fields(AnonymizeOptions):
+        if f.metadata.get("flag", True) is not False:
+            add_field_flag(grp, f)
+
+
+def options_from_anonymize_args(args: argparse.Namespace):
+    """Map parsed flags to :class:`~ppgan_fom.anonymize.AnonymizeOptions`."""
+    from ..anonymize import AnonymizeOptions
+
+    base = AnonymizeOptions().animate  # relative motion with adapt_scale, always
+    animate = options_from_args(args, relative=base.relative, adapt_scale=base.adapt_scale)
+    own = {f.name: getattr(args, f.name) for f in dataclasses.fields(AnonymizeOptions)
+           if f.name != "animate"}
+    return AnonymizeOptions(animate=animate, **own)
+
+
+def anonymize_parser() -> argparse.ArgumentParser:
+    """The ``anonymize.py`` argument parser."""
+    p = argparse.ArgumentParser(
+        prog="anonymize.py",
+        description="Replace every face of a video by an animated target face that keeps "
+                    "the person's expressions, head motion and lip movement (First Order "
+                    "Motion Model). Resolution, every frame's time and the audio are kept; "
+                    "a JSON report lists the face tracks. See docs/anonymize.md.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    io = p.add_argument_group("inputs and outputs")
+    io.add_argument("--video", required=True, help="video to anonymize")
+    io.add_argument("--target_face", required=True, action="append", metavar="IMAGE",
+                    help="image of the replacement face; repeat for several (track i gets "
+                         "target i mod N, tracks numbered by first appearance, then left to "
+                         "right)")
+    io.add_argument("--output", required=True,
+                    help="result video (.mp4, .m4v, .mov, .mkv, .gif)")
+    io.add_argument("--report", default=None,
+                    help="JSON report path (default: beside the output, <output stem>.json)")
+    io.add_argument("--no_report", action="store_true", help="do not write the report")
+    _add_anonymize_flags(p)
+    common_flags(p)
+    return p
+
+
+def anonymize_main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the anonymizer; returns the exit code."""
+    def body(args: argparse.Namespace):
+        from ..anonymize import FaceAnonymizer
+
+        anonymizer = FaceAnonymizer(options_from_anonymize_args(args))
+        report = False if args.no_report else args.report
+        return anonymizer.run(args.video, args.target_face, args.output, report=report)
+
+    return run_cli(anonymize_parser(), argv, body)
