@@ -254,8 +254,11 @@ class RawTrack:
         return self.frames[-1]
 
     def predict(self, frame: int) -> np.ndarray:
-        """Box expected at ``frame`` from the velocity over the last (up to 5)
-        detections; the last box if there is only one."""
+        """Box expected at ``frame``: centred where the last box's centre gets at its
+        velocity over the last (up to 5) detections, as large as the largest of those
+        boxes; the last box if there is only one. The size is not extrapolated: a face
+        being hidden (or leaving the frame) is detected shrinking, and a shrunken
+        prediction would miss it when it shows again."""
         last = self.boxes[-1]
         if len(self.frames) < 2:
             return last
@@ -263,8 +266,11 @@ class RawTrack:
         span = self.frames[-1] - self.frames[k]
         if span <= 0:
             return last
-        velocity = (self.boxes[-1] - self.boxes[k]) / span
-        return last + velocity * (frame - self.frames[-1])
+        recent = np.stack(self.boxes[k:])
+        centres = (recent[:, :2] + recent[:, 2:4]) / 2.0
+        centre = centres[-1] + (centres[-1] - centres[0]) / span * (frame - self.frames[-1])
+        half = (recent[:, 2:4] - recent[:, :2]).max(axis=0) / 2.0
+        return np.concatenate([centre - half, centre + half])
 
 
 class TrackBuilder:

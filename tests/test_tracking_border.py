@@ -81,3 +81,26 @@ def test_plain_padding_otherwise(case):
     assert (t.start, t.end) == (0, 21)
     # padding holds the last box
     np.testing.assert_allclose(t.face_box(21), t.face_box(19))
+
+
+def test_face_hidden_while_shrinking_keeps_its_track():
+    """A face walking behind another is detected ever smaller (its visible part), then
+    lost for 4 frames, then found again at full size. The prediction must move the box
+    at the face's speed without shrinking it, or the face comes back as a new track.
+    Worked out for frame 16 (face [220, 60, 300, 140]): corners extrapolated, the
+    predicted box is inverted (IoU 0); the last (40 px) box moved: IoU 0.25 < 0.3;
+    the largest recent size (80 px) moved: IoU 1."""
+    b = TrackBuilder()
+    sizes = {8: 70, 9: 60, 10: 50, 11: 40}  # being hidden
+    for f in range(20):
+        if 12 <= f <= 15:
+            b.update(f, np.zeros((0, 5)))  # hidden: no detection
+            continue
+        size = sizes.get(f, 80)
+        cx = 100 + 10 * f  # the walking speed, 10 px/frame
+        b.update(f, np.array([[cx - size / 2, 100 - size / 2, cx + size / 2, 100 + size / 2,
+                               0.9]]))
+    tracks = finalize_tracks(b.finish(), shot_bounds([], 20), sigma=0.0, pad=0)
+    assert len(tracks) == 1
+    assert (tracks[0].first_detection, tracks[0].last_detection) == (0, 19)
+    np.testing.assert_array_equal(tracks[0].interpolated_frames(), [12, 13, 14, 15])
