@@ -264,15 +264,15 @@ def _lerp(a: float, b: float, t: float) -> float:
 # --------------------------------------------------------------------------- #
 def crossing_and_leaving(n: int = 48) -> List[List[Placement]]:
     """640x360. Person 0 (photo) walks left -> right and person 1 (syndic) right -> left
-    below it; they cross at mid-clip, person 1 in front hiding the lower part of person 0's
-    box. Person 2 (another syndic) drifts out through the right border: fully inside at
-    the start, fully outside from about frame 40."""
+    below it; they cross at mid-clip (boxes overlapping, IoU 0.18), person 1 in front
+    hiding up to half of person 0's box. Person 2 (another syndic) drifts out through the
+    right border: fully inside at the start, wholly outside from frame 33 on."""
     script = []
     for i in range(n):
         t = i / (n - 1)
         script.append([
-            Placement(0, "photo_man", _lerp(110, 530, t), 130, 84),
-            Placement(1, "syndics_top", _lerp(530, 110, t), 205, 78),
+            Placement(0, "photo_man", _lerp(110, 530, t), 140, 84),
+            Placement(1, "syndics_top", _lerp(530, 110, t), 195, 78),
             Placement(2, "syndics_front_right", _lerp(560, 720, t), 300, 64),
         ])
     return script
