@@ -139,7 +139,7 @@ def _resize(img: np.ndarray, size: int) -> np.ndarray:
 
 @pytest.mark.parametrize("k", [6, 9])
 def test_find_best_frame_picks_the_source_itself(predictor, source_crop, distractors,
-                                                 tmp_path, k):
+                                                 tmp_path, monkeypatch, k):
     frames = list(distractors)
     frames.insert(k, source_crop)
     assert len(frames) == 10  # batches of 4: k = 6 in the second, k = 9 alone in the third
@@ -151,7 +151,18 @@ def test_find_best_frame_picks_the_source_itself(predictor, source_crop, distrac
     dist = np.array([layout_distance(src_kp, v) for v in kp])
     assert dist[k] < 1e-6 and np.delete(dist, k).min() > 0.5, dist.round(3)
 
+    # record the reference keypoints the animation is given
+    seen = {}
+    animate = predictor.animator.animate
+
+    def spy(state, frames, **kw):
+        seen["kp_initial"] = kw.get("kp_initial")
+        return animate(state, frames, **kw)
+
+    monkeypatch.setattr(predictor.animator, "animate", spy)
     predictor.best_frame_found = None
     out = predictor.run(SOURCE, clip)
     assert predictor.best_frame_found == k
     assert Path(out).is_file()
+    # and frame k's keypoints (= the source's) are the reference of the animation
+    np.testing.assert_allclose(seen["kp_initial"]["value"].numpy()[0], src_kp, atol=1e-5)
