@@ -17,7 +17,7 @@ Pure numpy / cv2 / PyAV; nothing from ``ppgan_fom``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path

@@ -21,14 +21,13 @@ from __future__ import annotations
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
+import paddle
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
-paddle = pytest.importorskip("paddle")
-
-from ppgan_fom.training import losses as L  # noqa: E402
-from ppgan_fom.training.tps import RandomTPS  # noqa: E402
-from ppgan_fom.training.train_config import TransformConfig  # noqa: E402
+from ppgan_fom.training import losses as L
+from ppgan_fom.training.tps import RandomTPS
+from ppgan_fom.training.train_config import TransformConfig
 
 RTOL = 2e-5
 
