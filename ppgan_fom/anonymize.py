@@ -342,10 +342,12 @@ class FaceAnonymizer:
 
         next_sample = 0
         n = 0
+        frame_size = (info.width, info.height)
         frames = iter_frames(video, allow_partial=opts.animate.allow_partial_video)
         for idx, frame in enumerate(tqdm(frames, total=info.n_frames or None, unit="frame",
                                          desc="finding faces", disable=None)):
             n = idx + 1
+            frame_size = (frame.shape[1], frame.shape[0])
             if cutter.update(frame):
                 flush()
                 builder.cut(idx)
@@ -360,7 +362,8 @@ class FaceAnonymizer:
         flush()
         shots = shot_bounds(cuts, n)
         tracks = finalize_tracks(builder.finish(), shots, sigma=opts.smooth_sigma,
-                                 pad=opts.track_pad, min_detections=opts.min_detections)
+                                 pad=opts.track_pad, min_detections=opts.min_detections,
+                                 frame_size=frame_size, max_exit=opts.max_gap)
         logger.info("%d frames, %d shot(s), %d face track(s), %d detection(s) in %d "
                     "sampled frame(s)", n, len(shots), len(tracks), counts["detections"],
                     counts["sampled"])

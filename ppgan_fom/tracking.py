@@ -22,7 +22,11 @@ Vocabulary
   box parameters (centre x, centre y, size) are smoothed over time by a Gaussian-
   weighted local-linear fit (no lag on steady motion, no jitter), and the track is
   extended by ``pad`` frames before its first and after its last detection (held
-  box), never past its shot or the video.
+  box), never past its shot or the video. A face that leaves the frame through a
+  border is lost by the detector while part of it still shows: a track whose box
+  touches a border it is moving towards is extended instead until the box, moving
+  on at its last velocity, has left the frame (at most ``max_exit`` frames); a face
+  entering through a border likewise, backwards in time.
 
 Box parameters are floats; :meth:`Track.crop_box` makes the integer square crop
 box (centred on the face, allowed to hang over the borders) used to cut the
@@ -78,6 +82,12 @@ DEFAULT_SMOOTH_SIGMA = 3.0
 DEFAULT_CUT_THRESHOLD = 0.35
 #: Frames added before the first and after the last detection of a track.
 DEFAULT_PAD = 2
+#: A box within this fraction of its size from a border "touches" it (exit / entry).
+_BORDER_TOUCH = 0.1
+#: Frames over which a track's end velocity is measured (on the smoothed boxes).
+_VELOCITY_FRAMES = 5
+#: Slower than this (pixels per frame) a face is not taken to be leaving the frame.
+_MIN_EXIT_SPEED = 0.25
 
 #: Relative cut rule: a score this many times the recent mean ...
 CUT_JUMP = 5.0
@@ -244,8 +254,11 @@ class RawTrack:
         return self.frames[-1]
 
     def predict(self, frame: int) -> np.ndarray:
-        """Box expected at ``frame`` from the velocity over the last (up to 5)
-        detections; the last box if there is only one."""
+        """Box expected at ``frame``: centred where the last box's centre gets at its
+        velocity over the last (up to 5) detections, as large as the largest of those
+        boxes; the last box if there is only one. The size is not extrapolated: a face
+        being hidden (or leaving the frame) is detected shrinking, and a shrunken
+        prediction would miss it when it shows again."""
         last = self.boxes[-1]
         if len(self.frames) < 2:
             return last
@@ -253,8 +266,11 @@ class RawTrack:
         span = self.frames[-1] - self.frames[k]
         if span <= 0:
             return last
-        velocity = (self.boxes[-1] - self.boxes[k]) / span
-        return last + velocity * (frame - self.frames[-1])
+        recent = np.stack(self.boxes[k:])
+        centres = (recent[:, :2] + recent[:, 2:4]) / 2.0
+        centre = centres[-1] + (centres[-1] - centres[0]) / span * (frame - self.frames[-1])
+        half = (recent[:, 2:4] - recent[:, :2]).max(axis=0) / 2.0
+        return np.concatenate([centre - half, centre + half])
 
 
 class TrackBuilder:
@@ -492,9 +508,43 @@ class Track:
         return (self.first_detection - self.start) + (self.end - self.last_detection)
 
 
+def _border_exit(dense: np.ndarray, frame_size: Tuple[int, int]) -> Tuple[np.ndarray, float]:
+    """For the last row of ``dense`` ``(T, 3)`` ``[cx, cy, size]``: ``(centre velocity
+    (2,) in pixels per frame, frames until the box has wholly left the frame)`` if the
+    box touches a border and moves out through it, else ``(velocity, 0.0)``."""
+    k = min(len(dense) - 1, _VELOCITY_FRAMES)
+    if k < 1:
+        return np.zeros(2), 0.0
+    v = (dense[-1, :2] - dense[-1 - k, :2]) / k
+    w, h = frame_size
+    x1, y1, x2, y2 = params_to_box(dense[-1])
+    touch = _BORDER_TOUCH * dense[-1, 2]
+    times = []
+    for lo, hi, limit, speed in ((x1, x2, w, v[0]), (y1, y2, h, v[1])):
+        if speed > _MIN_EXIT_SPEED and hi >= limit - touch:
+            times.append((limit - lo) / speed)
+        elif speed < -_MIN_EXIT_SPEED and lo <= touch:
+            times.append(hi / -speed)
+    return v, (float(np.ceil(min(times))) if times else 0.0)
+
+
+def _extension(dense: np.ndarray, frames: int, velocity: np.ndarray, moving: float) -> np.ndarray:
+    """``frames`` rows after the last of ``dense``: the centre moves on at ``velocity``
+    for ``moving`` frames and then stays; the size is held. A moving box keeps the
+    largest size of the track's last frames: the detector sees a face that is partly
+    out of the frame as smaller than it is."""
+    k = np.minimum(np.arange(1, frames + 1), moving)[:, None]
+    rows = np.repeat(dense[-1:], frames, axis=0)
+    rows[:, :2] += k * velocity[None]
+    if moving > 0:
+        rows[:, 2] = dense[-3 * _VELOCITY_FRAMES:, 2].max()
+    return rows
+
+
 def finalize_tracks(raw: Sequence[RawTrack], shots: Sequence[Tuple[int, int]],
                     sigma: float = DEFAULT_SMOOTH_SIGMA, pad: int = DEFAULT_PAD,
-                    min_detections: int = 1) -> List[Track]:
+                    min_detections: int = 1, frame_size: Optional[Tuple[int, int]] = None,
+                    max_exit: int = DEFAULT_MAX_GAP) -> List[Track]:
     """Interpolate, smooth and pad raw tracks.
 
     Args:
@@ -505,6 +555,13 @@ def finalize_tracks(raw: Sequence[RawTrack], shots: Sequence[Tuple[int, int]],
         pad: frames added before the first and after the last detection (box held
             constant), clipped to the track's shot.
         min_detections: tracks with fewer detections are dropped.
+        frame_size: ``(W, H)`` of the frames; given, a track whose first / last box
+            touches a border it moves through (a face entering / leaving the frame)
+            is extended, the box moving at the track's velocity, until the box is
+            wholly outside (if longer than ``pad``; at most ``max_exit`` frames, never
+            past the shot), so a partly visible face the detector no longer finds is
+            still covered.
+        max_exit: longest such extension, in frames.
 
     Returns:
         Tracks ordered by first covered frame then left edge, ids 0, 1, ...
@@ -522,8 +579,16 @@ def finalize_tracks(raw: Sequence[RawTrack], shots: Sequence[Tuple[int, int]],
         end = min(int(shot_last), int(frames[-1]) + max(0, pad))
         before = int(frames[0]) - start
         after = end - int(frames[-1])
-        dense = np.concatenate([np.repeat(dense[:1], before, axis=0), dense,
-                                np.repeat(dense[-1:], after, axis=0)])
+        v_in, n_in = np.zeros(2), 0.0
+        v_out, n_out = np.zeros(2), 0.0
+        if frame_size is not None:
+            v_in, n_in = _border_exit(dense[::-1], frame_size)  # entering = leaving backwards
+            v_out, n_out = _border_exit(dense, frame_size)
+            before = max(before, min(int(n_in), max_exit, int(frames[0]) - int(shot_first)))
+            after = max(after, min(int(n_out), max_exit, int(shot_last) - int(frames[-1])))
+            start, end = int(frames[0]) - before, int(frames[-1]) + after
+        dense = np.concatenate([_extension(dense[::-1], before, v_in, n_in)[::-1], dense,
+                                _extension(dense, after, v_out, n_out)])
         out.append(Track(id=-1, shot=int(rt.shot), start=start, end=end,
                          first_detection=int(frames[0]), last_detection=int(frames[-1]),
                          detected_frames=frames, params=dense,
