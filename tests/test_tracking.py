@@ -13,10 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ppgan_fom.tracking import (SceneCutDetector, TrackBuilder, coverage_by_frame,
-                                finalize_tracks, interpolate_params, iou_matrix,
-                                scene_change_score, frame_signature, shot_bounds,
-                                smooth_params, to_ranges, track_summary)
+from ppgan_fom.geometry import iou_matrix
+from ppgan_fom.geometry.smooth import interpolate_params, smooth_params
+from ppgan_fom.scenecut import SceneCutDetector, frame_signature, scene_change_score, shot_bounds
+from ppgan_fom.tracking import (TrackBuilder, coverage_by_frame, finalize_tracks, to_ranges,
+                                track_summary)
 
 
 def det(cx: float, cy: float, size: float, score: float = 0.9) -> np.ndarray:
@@ -37,7 +38,8 @@ def build(frames_dets, cuts=(), n_frames=None, **kw):
 
 
 def test_tracking_does_not_import_paddle():
-    code = "import sys, ppgan_fom.tracking; sys.exit(1 if 'paddle' in sys.modules else 0)"
+    code = ("import sys, ppgan_fom.tracking, ppgan_fom.scenecut, ppgan_fom.geometry; "
+            "sys.exit(1 if 'paddle' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 

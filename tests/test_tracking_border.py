@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ppgan_fom.tracking import TrackBuilder, finalize_tracks, shot_bounds
+from ppgan_fom.scenecut import shot_bounds
+from ppgan_fom.tracking import TrackBuilder, finalize_tracks
 
 W, H = 600, 400
 

@@ -34,7 +34,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..options import COVER_RATIO, PHOTO_RATIO
+from ..options import PHOTO_RATIO
 from ..types import Box
 from .crop import box_side, check_image, resize_square
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional, Tuple
 
-from ..animator import Animator
 from ..config import ModelConfig, load_config
 from ..errors import InputError
 from ..options import AnimateOptions
@@ -19,7 +18,7 @@ __all__ = ["load_animator", "create_detector", "OFFICIAL_CONFIGS"]
 OFFICIAL_CONFIGS = ("vox-256", "vox-512", "vox-mobile")
 
 
-def load_animator(options: AnimateOptions) -> Tuple[ModelConfig, Animator]:
+def load_animator(options: AnimateOptions) -> Tuple[ModelConfig, "Animator"]:
     """The resolved config and a ready :class:`~ppgan_fom.animator.Animator`: device and
     threads set, weights resolved (downloaded if needed) and loaded strictly, the engine
     (static graphs or eager) built.
@@ -28,6 +27,7 @@ def load_animator(options: AnimateOptions) -> Tuple[ModelConfig, Animator]:
         InputError: a custom config without ``weight_path``.
         WeightsError: weights missing (offline), corrupt or not matching the config.
     """
+    from ..animator import Animator
     from ..engine import make_engine
     from ..model import load_fomm
     from ..runtime import resolve_threads, setup_device
