@@ -185,10 +185,13 @@ def test_output_independent_of_block_sizes(options):
         assert np.array_equal(run_blocks(x, fs, sizes, **options), ref), sizes
 
 
+# McAdams alone: within 1 ms. With the pitch shift: its WSOLA search (6 ms) plus the
+# grain's own stretch at its edges (|1 - ratio| x 20 ms, 2.2 ms at -2 semitones)
 @pytest.mark.parametrize("fs,options,tol_ms", [(16000, {"pitch_semitones": 0.0}, 1.0),
-                                               (16000, {}, 7.0), (48000, {}, 7.0)])
+                                               (16000, {}, 9.0), (48000, {}, 9.0)])
 def test_click_track_stays_in_sync(fs, options, tol_ms):
-    """Clicks on 'flash frames' (every 9th frame at 25 fps) come out where they went in."""
+    """Clicks on 'flash frames' (every 9th frame at 25 fps) come out where they went in
+    (lip sync is noticed from ~45 ms of audio lead, ITU-R BT.1359)."""
     n = 6 * fs
     rng = np.random.default_rng(2)
     x = 0.002 * rng.standard_normal((n, 2))  # room noise
@@ -344,7 +347,9 @@ def test_intelligibility_proxy_kept(speech, voice):
     x = speech[voice][0]
     y, _ = anonymize_voice(x, FS)
     assert abs(band_share_db(y, FS, 300, 3400) - band_share_db(x, FS, 300, 3400)) < 2.0
-    for lo, hi in ((300, 1000), (1000, 2000), (2000, 4000)):
+    # McAdams moves energy between bands by design (about -11 dB below 1 kHz and
+    # +11 dB at 2-4 kHz at alpha 0.7); fricatives (4-7 kHz) must not be lost
+    for lo, hi in ((300, 1000), (1000, 2000), (2000, 4000), (4000, 7000)):
         assert abs(band_share_db(y, FS, lo, hi) - band_share_db(x, FS, lo, hi)) < 12.0
         assert envelope_correlation(x, y, FS, lo, hi) > 0.9
     assert envelope_correlation(x, y, FS) > 0.93

@@ -57,11 +57,6 @@ class OverlapAddStage:
         self._received = 0
         self._finished = False
 
-    @property
-    def latency(self) -> int:
-        """Most samples held back between input and output (bounded)."""
-        return (self.batch_frames + 1) * self.hop
-
     def push(self, x: np.ndarray) -> np.ndarray:
         """Feed (n, channels) float64 samples; returns the (m, channels) samples that
         became final (m may be 0 or larger than n)."""

@@ -38,11 +38,21 @@ def _cubic_read(seg: np.ndarray, pos: np.ndarray) -> np.ndarray:
     with 1 <= pos < L - 2. Returns (n, C)."""
     i = np.floor(pos).astype(np.int64)
     t = (pos - i)[:, None]
-    t2 = t * t
-    t3 = t2 * t
     p0, p1, p2, p3 = seg[i - 1], seg[i], seg[i + 1], seg[i + 2]
-    return 0.5 * ((-t3 + 2.0 * t2 - t) * p0 + (3.0 * t3 - 5.0 * t2 + 2.0) * p1
-                  + (-3.0 * t3 + 4.0 * t2 + t) * p2 + (t3 - t2) * p3)
+    # Horner form of the Catmull-Rom polynomial in t
+    c1 = p2 - p0
+    c2 = 2.0 * p0 - 5.0 * p1 + 4.0 * p2 - p3
+    c3 = 3.0 * (p1 - p2) + p3 - p0
+    return p1 + 0.5 * t * (c1 + t * (c2 + t * c3))
+
+
+def _best_lag(region: np.ndarray, target: np.ndarray) -> int:
+    """Lag of ``target`` inside ``region`` with the highest normalised correlation."""
+    n = target.size
+    corr = np.correlate(region, target, mode="valid")
+    csum = np.concatenate(([0.0], np.cumsum(region * region)))
+    energy = np.maximum(csum[n:] - csum[:-n], 1e-12 * n)
+    return int(np.argmax(corr / np.sqrt(energy)))
 
 
 class PitchShiftStage:
@@ -64,6 +74,7 @@ class PitchShiftStage:
         self._centre = (n - 1) / 2.0
         self.search = max(1, int(round(sample_rate * search_ms / 1000.0)))
         self._overlap = max(1, int(round(self.ratio * self.hop)))  # input samples compared
+        self._step = max(1, int(sample_rate) // 16000)  # coarse search stride
         k = np.arange(n)
         self._window = (0.5 - 0.5 * np.cos(2.0 * np.pi * k / n))[:, None]  # sums to 1
         if self.ratio > 1.0:
@@ -82,11 +93,6 @@ class PitchShiftStage:
         self._prev_pos = None  # read position of the previous grain
         self._pending = np.zeros((self.hop, self.channels))
         self._finished = False
-
-    @property
-    def latency(self) -> int:
-        """Most samples held back between input and output (bounded)."""
-        return self._need(0) + self.hop + self._delay
 
     def push(self, x: np.ndarray) -> np.ndarray:
         """Feed (n, channels) float64; returns the (m, channels) samples now final."""
@@ -142,22 +148,24 @@ class PitchShiftStage:
 
     def _offset(self, p0: float) -> int:
         """WSOLA: the shift in [-search, search] of grain position p0 whose start
-        best continues the previous grain."""
+        best continues the previous grain (normalised cross-correlation; above
+        16 kHz first on every ``step``-th sample, then refined at full rate)."""
         if self._prev_pos is None:
             return 0
         d, s, L = self._delay, self.search, self._overlap
         tb = math.floor(self._prev_pos + self.ratio * self.hop) + d
         target = self._f.view(tb, tb + L).mean(axis=1)
-        t_energy = float(target @ target)
-        if t_energy <= 1e-12 * L:  # silence: stay on the nominal grid
+        if float(target @ target) <= 1e-12 * L:  # silence: stay on the nominal grid
             return 0
         cb = math.floor(p0) + d
         region = self._f.view(cb - s, cb + s + L).mean(axis=1)
-        corr = scipy.signal.correlate(region, target, mode="valid")
-        csum = np.concatenate(([0.0], np.cumsum(region * region)))
-        energy = csum[L:] - csum[:-L]
-        score = corr / np.sqrt(np.maximum(energy, 1e-12 * L))
-        return int(np.argmax(score)) - s
+        step = self._step
+        coarse = _best_lag(region[::step], target[::step]) * step
+        if step == 1:
+            return coarse - s
+        lo = max(0, coarse - step + 1)
+        hi = min(2 * s, coarse + step - 1)
+        return lo + _best_lag(region[lo : hi + L], target) - s
 
     def _grain(self) -> np.ndarray:
         k = self._k
