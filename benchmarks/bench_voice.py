@@ -159,8 +159,9 @@ def main() -> int:
         worst = max(worst, res["rtf"])
         rss = ", ".join(f"{m:.1f} min: {r:.0f} MB" for m, r in res["rss"])
         print(f"{fs} Hz x{ch}: {args.minutes:g} min of audio in {res['seconds']:.1f} s, "
-              f"real-time factor {res['rtf']:.4f} wall, {res['cpu_rtf']:.4f} CPU (mcadams {d['mcadams']}, pitch "
-              f"{d['pitch_semitones']} st, LPC order {d['lpc_order']}); RSS {rss}")
+              f"real-time factor {res['rtf']:.4f} wall, {res['cpu_rtf']:.4f} CPU "
+              f"(mcadams {d['mcadams']}, pitch {d['pitch_semitones']} st, "
+              f"LPC order {d['lpc_order']}); RSS {rss}")
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at end")
     if worst > args.budget:
