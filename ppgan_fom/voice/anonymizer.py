@@ -62,7 +62,8 @@ class VoiceAnonymizer:
     ``process(block)`` takes (n, channels) float32/float64 samples in [-1, 1] (or (n,)
     for mono) and returns the float32 (m, channels) samples that are final; m is not
     n (the first ~0.3 s are held back). ``flush()`` returns the rest. Non-finite
-    input samples are treated as 0; the output is clipped to [-1, 1].
+    input samples are treated as 0; samples beyond +-0.9 go through a soft knee that
+    keeps the output within [-1, 1].
     """
 
     def __init__(self, sample_rate: int, channels: int = 1, mcadams: Value = DEFAULT_MCADAMS,
@@ -173,7 +174,25 @@ class VoiceAnonymizer:
 
     def _emit(self, y: np.ndarray) -> np.ndarray:
         self._out_count += y.shape[0]
-        return np.clip(y, -1.0, 1.0).astype(np.float32)
+        return _soft_limit(y).astype(np.float32)
+
+
+_KNEE = 0.9
+
+
+def _soft_limit(y: np.ndarray) -> np.ndarray:
+    """Keep samples within [-1, 1]: unchanged up to 0.9, a tanh knee above. The new
+    envelope changes the waveform's crest factor, so a loud input (peaks near full
+    scale) can overshoot by ~1 dB on rare samples; a knee distorts them less than
+    hard clipping would. Memoryless, so it cannot break the sample alignment."""
+    mag = np.abs(y)
+    over = mag > _KNEE
+    if not over.any():
+        return y
+    out = y.copy()
+    soft = _KNEE + (1.0 - _KNEE) * np.tanh((mag[over] - _KNEE) / (1.0 - _KNEE))
+    out[over] = np.sign(y[over]) * soft
+    return out
 
 
 def anonymize_voice(samples: np.ndarray, sample_rate: int, block: int = 65536,
