@@ -78,7 +78,7 @@ def test_own_layout_distance_is_what_it_says():
 
 def test_best_frame_index_matches_the_definition():
     """The pure selection function against the definition, on hand-made layouts."""
-    from ppgan_fom.driving import best_frame_index
+    from ppgan_fom.pipeline.reference import best_frame_index
 
     src = np.array([[0, 0], [4, 0], [4, 2], [0, 2], [1, 1]], float)
     rot = src[:, ::-1].copy()                 # transposed: another layout
@@ -109,7 +109,7 @@ def predictor(tmp_path_factory):
 @pytest.fixture(scope="module")
 def source_crop(predictor) -> np.ndarray:
     """The exact (64, 64, 3) crop the predictor animates for the source photo."""
-    from ppgan_fom.compositing import crop_square
+    from ppgan_fom.geometry import crop_square
 
     image = sc.read_rgb(SOURCE)
     (box,) = predictor.face_boxes(image)
