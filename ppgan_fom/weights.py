@@ -69,6 +69,7 @@ class WeightSpec:
     filename: str
     description: str
     sha256: Optional[str] = None
+    path_flag: str = "--weight_path"  # the option that takes a local copy instead
 
 
 REGISTRY: Dict[str, WeightSpec] = {
@@ -84,6 +85,9 @@ REGISTRY: Dict[str, WeightSpec] = {
                    "s3fd_paddle.pdparams", "PaddleGAN S3FD face detector"),
         WeightSpec("vgg19", f"{_BCE}/models/vgg19.pdparams",
                    "vgg19.pdparams", "VGG19 ImageNet features (training perceptual loss)"),
+        WeightSpec("gpen-512", f"{_BCE}/models/GPEN-512.pdparams", "GPEN-512.pdparams",
+                   "PaddleGAN GPEN-512 face enhancer (--face_enhancement)",
+                   path_flag="--enhancer_weight_path"),
     )
 }
 
@@ -125,7 +129,7 @@ def _http_download(url: str, dest: Path) -> None:
 
 def _manual_hint(spec: WeightSpec, target: Path) -> str:
     return (f"download {spec.url} by hand and save it as {target} "
-            f"(or pass its local path with --weight_path)")
+            f"(or pass its local path with {spec.path_flag})")
 
 
 def resolve_weights(name_or_path: str, *, downloader: Optional[Downloader] = None,
@@ -297,7 +301,8 @@ def save_checkpoint(path: os.PathLike, state: Mapping) -> Path:
 
 
 def validate_state_dict(expected: Mapping[str, Sequence[int]], got: Mapping[str, np.ndarray],
-                        what: str, source: os.PathLike | str) -> None:
+                        what: str, source: os.PathLike | str,
+                        hint: str = "check --config / --image_size / --mobile_net") -> None:
     """Check that ``got`` has exactly the names and shapes of ``expected``.
 
     Args:
@@ -305,6 +310,7 @@ def validate_state_dict(expected: Mapping[str, Sequence[int]], got: Mapping[str,
         got: name -> array read from the checkpoint.
         what: which sub-model (``generator``, ``kp_detector``, ``s3fd``), for the message.
         source: the checkpoint path, for the message.
+        hint: what to check, ending the message.
 
     Raises:
         WeightsError: listing missing keys, unexpected keys and shape mismatches.
@@ -322,7 +328,7 @@ def validate_state_dict(expected: Mapping[str, Sequence[int]], got: Mapping[str,
             shown = ", ".join(items[:5]) + (f", ... ({len(items)} in all)" if len(items) > 5 else "")
             parts.append(f"{label}: {shown}")
     raise WeightsError(f"{source}: {what} weights do not match the model architecture "
-                       f"({'; '.join(parts)}); check --config / --image_size / --mobile_net")
+                       f"({'; '.join(parts)}); {hint}")
 
 
 def split_checkpoint(state: Mapping, path: os.PathLike | str,
