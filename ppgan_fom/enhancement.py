@@ -114,8 +114,6 @@ def enhance_faces(faces: np.ndarray, network: Callable[[np.ndarray], np.ndarray]
         (N, size, size, 3) float32 in 0..255: the enhanced faces at ``size``.
     """
     img = resize_faces(faces, size)
-    if len(img) == 0:
-        return img
     y = network(to_network_input(img))
     return blend(from_network_output(y), img, blend_mask(size))
 

@@ -18,6 +18,11 @@ from ppgan_fom.errors import WeightsError
 
 
 # ----------------------------------------------------------------- numpy semantics
+@pytest.fixture(scope="module")
+def golden():
+    return np.load(SMALL_GOLDEN)
+
+
 def independent_mask_512():
     """PaddleGAN's mask rebuilt without OpenCV: the rectangle (26, 26)-(486, 486) with
     both corners inside, blurred twice by a 101-tap sigma-11 Gaussian (reflect-101 border)."""
@@ -42,6 +47,12 @@ def test_network_io_conventions():
     # 254.99... truncates to 254 (PaddleGAN casts, it does not round); clipped outside [-1, 1]
     y = np.array([(254.99 / 255 - 0.5) / 0.5, 2.0, -3.0], np.float32).reshape(1, 3, 1, 1)
     assert from_network_output(y)[0, 0, 0].tolist() == [254, 255, 0]
+
+
+def test_normalisation_matches_the_golden_input(golden):
+    """PaddleGAN's ``(img / 255 - 0.5) / 0.5`` of the golden uint8 faces is its input."""
+    x = to_network_input(golden["input_u8"].astype(np.float32))
+    np.testing.assert_allclose(x, golden["input"], atol=1e-6)
 
 
 def fake_network(x):
@@ -81,11 +92,6 @@ def test_to_crop_size():
 
 
 # ----------------------------------------------------------------- FaceEnhancer
-@pytest.fixture(scope="module")
-def golden():
-    return np.load(SMALL_GOLDEN)
-
-
 @pytest.fixture(scope="module")
 def small_weights(tmp_path_factory):
     return W.save_checkpoint(tmp_path_factory.mktemp("gpen") / "gpen_small64_recipe.pdparams",

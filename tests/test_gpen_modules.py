@@ -84,7 +84,7 @@ def test_blur_and_upsample_layers():
 
 def test_equal_linear():
     x = RNG.randn(3, 5).astype(np.float32)
-    for lr_mul, activate in ((1.0, False), (0.01, True)):
+    for lr_mul, activate in ((1.0, False), (0.01, False), (0.01, True)):
         lin = EqualLinear(5, 4, bias_init=0.5, lr_mul=lr_mul, activate=activate)
         lin.weight.set_value(RNG.randn(5, 4).astype(np.float32) * 10)
         lin.bias.set_value(RNG.randn(4).astype(np.float32))
