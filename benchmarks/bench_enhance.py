@@ -18,7 +18,7 @@ vox-256 weights (or, if those were never made, the project's own seeded random i
 Random weights cost exactly as much as trained ones. The face is the bundled 256 px
 source portrait.
 
-    python benchmarks/bench_enhance.py            # ~3-6 min on 2 cores
+    python benchmarks/bench_enhance.py            # ~2-5 min on 2 cores
     python benchmarks/bench_enhance.py --quick    # fewer faces, no batch-2 run
 """
 
