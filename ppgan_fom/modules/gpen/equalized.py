@@ -108,4 +108,7 @@ class PixelNorm(nn.Layer):
     """Normalise each sample's features (axis 1) to unit RMS: x / sqrt(mean(x^2) + 1e-8)."""
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        return x * paddle.rsqrt(paddle.mean(x * x, axis=1, keepdim=True) + 1e-8)
+        # a sum times 1/C rather than paddle.mean: Paddle Inference's oneDNN mean kernel
+        # prints a line to stdout when the predictor is built
+        mean_sq = paddle.sum(x * x, axis=1, keepdim=True) * (1.0 / x.shape[1])
+        return x * paddle.rsqrt(mean_sq + 1e-8)
