@@ -120,7 +120,8 @@ def save_checkpoint(path: os.PathLike, state: Mapping) -> Path:
 
 
 def validate_state_dict(expected: Mapping[str, Sequence[int]], got: Mapping[str, np.ndarray],
-                        what: str, source: os.PathLike | str) -> None:
+                        what: str, source: os.PathLike | str,
+                        hint: str = "check --config / --image_size / --mobile_net") -> None:
     """Check that ``got`` has exactly the names and shapes of ``expected``.
 
     Args:
@@ -128,6 +129,7 @@ def validate_state_dict(expected: Mapping[str, Sequence[int]], got: Mapping[str,
         got: name -> array read from the checkpoint.
         what: which sub-model (``generator``, ``kp_detector``, ``s3fd``), for the message.
         source: the checkpoint path, for the message.
+        hint: what to check, ending the message.
 
     Raises:
         WeightsError: listing missing keys, unexpected keys and shape mismatches.
@@ -145,7 +147,7 @@ def validate_state_dict(expected: Mapping[str, Sequence[int]], got: Mapping[str,
             shown = ", ".join(items[:5]) + (f", ... ({len(items)} in all)" if len(items) > 5 else "")
             parts.append(f"{label}: {shown}")
     raise WeightsError(f"{source}: {what} weights do not match the model architecture "
-                       f"({'; '.join(parts)}); check --config / --image_size / --mobile_net")
+                       f"({'; '.join(parts)}); {hint}")
 
 
 def split_checkpoint(state: Mapping, path: os.PathLike | str,

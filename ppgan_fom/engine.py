@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 import paddle
@@ -99,6 +99,28 @@ def _export(layer: nn.Layer, specs, prefix: Path) -> None:
     paddle.jit.save(static, str(prefix))
 
 
+def export_graphs(root: Path, graphs: Dict[str, Tuple[nn.Layer, Sequence]], what: str) -> None:
+    """Export each ``name -> (layer, input specs)`` to ``root/name`` for Paddle Inference.
+
+    Written into a temporary directory renamed to ``root`` when complete (with a
+    ``done`` marker), so a concurrent or interrupted export never leaves a partial one.
+    """
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
+    try:
+        logger.info("exporting %s graphs for Paddle Inference (once per model) ...", what)
+        for name, (layer, specs) in graphs.items():
+            _export(layer, specs, tmp / name)
+        (tmp / "done").write_text("ok\n")
+        try:
+            os.replace(tmp, root)
+        except OSError:  # another process won the race: use its export
+            if not (root / "done").exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _model_file(prefix: Path) -> Path:
     for suffix in (".json", ".pdmodel"):
         if prefix.with_suffix(suffix).exists():
@@ -114,7 +136,11 @@ ONEDNN_OPS = {"conv2d", "depthwise_conv2d", "fused_conv2d", "pool2d", "relu",
 class _Predictor:
     """One Paddle Inference predictor with numpy in/out."""
 
-    def __init__(self, prefix: Path, threads: int, gpu: bool, fp16: bool):
+    def __init__(self, prefix: Path, threads: int, gpu: bool, fp16: bool,
+                 onednn_ops: Optional[Iterable[str]] = ONEDNN_OPS,
+                 delete_passes: Sequence[str] = ()):
+        """``onednn_ops``: the ops given oneDNN kernels on the CPU (None: all that have
+        one); ``delete_passes``: graph optimisation passes to skip."""
         from paddle import inference
 
         cfg = inference.Config(str(_model_file(prefix)), str(prefix.with_suffix(".pdiparams")))
@@ -127,8 +153,11 @@ class _Predictor:
             (cfg.enable_onednn if hasattr(cfg, "enable_onednn") else cfg.enable_mkldnn)()
             # oneDNN only where it pays (and is supported: its interpolation kernels
             # cannot take the exported 'scale' attribute); the rest runs on CPU kernels.
-            (cfg.set_onednn_op if hasattr(cfg, "set_onednn_op") else cfg.set_mkldnn_op)(
-                ONEDNN_OPS)
+            if onednn_ops is not None:
+                (cfg.set_onednn_op if hasattr(cfg, "set_onednn_op") else cfg.set_mkldnn_op)(
+                    set(onednn_ops))
+        for name in delete_passes:
+            cfg.delete_pass(name)
         cfg.disable_glog_info()
         self.predictor = inference.create_predictor(cfg)
         self.inputs = [self.predictor.get_input_handle(n) for n in self.predictor.get_input_names()]
@@ -173,26 +202,15 @@ class StaticEngine(EagerEngine):
         with paddle.no_grad():
             feats = g.encode(paddle.zeros([1, g.num_channels, s, s]))
         c, fh, fw = feats.shape[1:]
-        root.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
-        try:
-            logger.info("exporting FOMM graphs for Paddle Inference (once per model) ...")
-            _export(_KPGraph(kp), [InputSpec([None, 3, s, s], "float32", "image")], tmp / "kp")
-            _export(_GenGraph(g), [
+        export_graphs(root, {
+            "kp": (_KPGraph(kp), [InputSpec([None, 3, s, s], "float32", "image")]),
+            "gen": (_GenGraph(g), [
                 InputSpec([None, 3, s, s], "float32", "source"),
                 InputSpec([None, c, fh, fw], "float32", "features"),
                 InputSpec([None, k, 2], "float32", "kd_value"),
                 InputSpec([None, k, 2, 2], "float32", "kd_jacobian"),
                 InputSpec([None, k, 2], "float32", "ks_value"),
-                InputSpec([None, k, 2, 2], "float32", "ks_jacobian")], tmp / "gen")
-            (tmp / "done").write_text("ok\n")
-            try:
-                os.replace(tmp, root)
-            except OSError:  # another process won the race: use its export
-                if not (root / "done").exists():
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+                InputSpec([None, k, 2, 2], "float32", "ks_jacobian")])}, "FOMM")
 
     def keypoints(self, images: paddle.Tensor) -> KP:
         value, jac = self._kp(images.numpy())
@@ -208,7 +226,7 @@ class StaticEngine(EagerEngine):
 def _code_digest() -> str:
     """Hash of the network code, so an export is redone when the layers change."""
     h = hashlib.sha1()
-    for f in sorted((Path(__file__).parent / "modules").glob("*.py")):
+    for f in sorted((Path(__file__).parent / "modules").rglob("*.py")):
         h.update(f.read_bytes())
     return h.hexdigest()[:12]
 

@@ -77,6 +77,7 @@ class WeightSpec:
     description: str
     sha256: Optional[str] = None
     paddlegan_cache: Optional[str] = PPGAN_CACHE
+    path_flag: str = "--weight_path"  # the option that takes a local copy instead
 
 
 REGISTRY: Dict[str, WeightSpec] = {
@@ -93,6 +94,9 @@ REGISTRY: Dict[str, WeightSpec] = {
                    paddlegan_cache=PADDLE_HAPI_CACHE),
         WeightSpec("vgg19", f"{_BCE}/models/vgg19.pdparams",
                    "vgg19.pdparams", "VGG19 ImageNet features (training perceptual loss)"),
+        WeightSpec("gpen-512", f"{_BCE}/models/GPEN-512.pdparams", "GPEN-512.pdparams",
+                   "PaddleGAN GPEN-512 face enhancer (--face_enhancement)",
+                   path_flag="--enhancer_weight_path"),
     )
 }
 
@@ -121,7 +125,7 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
 
 def _manual_hint(spec: WeightSpec, target: Path) -> str:
     return (f"download {spec.url} by hand and save it as {target} "
-            f"(or pass its local path with --weight_path)")
+            f"(or pass its local path with {spec.path_flag})")
 
 
 def paddlegan_cache_path(spec: WeightSpec) -> Optional[Path]:

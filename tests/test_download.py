@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from ppgan_fom import download as D
+from ppgan_fom import checkpoint as CK
 from ppgan_fom import weights as W
 from ppgan_fom.errors import WeightsError
 
@@ -256,7 +257,7 @@ def registry(tmp_path, monkeypatch, server):
 
 def _checkpoint_bytes(tmp_path) -> bytes:
     state = {"generator": {"w": np.arange(3000, dtype=np.float32)}, "kp_detector": {}}
-    return W.save_checkpoint(tmp_path / "src.pdparams", state).read_bytes()
+    return CK.save_checkpoint(tmp_path / "src.pdparams", state).read_bytes()
 
 
 FAST_DL = functools.partial(D.http_download, **FAST)

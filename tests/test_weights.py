@@ -10,6 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
+from ppgan_fom import checkpoint as CK
 from ppgan_fom import weights as W
 from ppgan_fom.config import load_config
 from ppgan_fom.errors import WeightsError
@@ -28,7 +29,7 @@ def cache(tmp_path, monkeypatch):
 def _ckpt(tmp_path, name="c.pdparams", n=4) -> bytes:
     """Bytes of a small valid checkpoint (downloads are checked as checkpoints)."""
     state = {"generator": {"w": np.arange(n, dtype=np.float32)}, "kp_detector": {}}
-    return W.save_checkpoint(tmp_path / "src" / name, state).read_bytes()
+    return CK.save_checkpoint(tmp_path / "src" / name, state).read_bytes()
 
 
 def _fake_downloader(payload: bytes, calls: list):
@@ -165,18 +166,18 @@ def test_paddlegan_file_is_verified(cache, tmp_path, monkeypatch, small_weights,
 
 
 def test_golden_checkpoint_loads_with_safe_unpickler(small_weights):
-    state = W.load_checkpoint(small_weights)
+    state = CK.load_checkpoint(small_weights)
     assert set(state) == {"generator", "kp_detector"}
     v = state["kp_detector"]["kp.weight"]
     assert isinstance(v, np.ndarray) and v.dtype == np.float32 and v.shape == (10, 11, 7, 7)
 
 
 def test_structure_mismatch_lists_keys(tmp_path, small_weights, small_config_path):
-    state = W.load_checkpoint(small_weights)
+    state = CK.load_checkpoint(small_weights)
     del state["generator"]["final.bias"]
     state["generator"]["extra.weight"] = np.zeros(3, np.float32)
     state["kp_detector"]["kp.weight"] = np.zeros((10, 11, 5, 5), np.float32)
-    bad = W.save_checkpoint(tmp_path / "bad.pdparams", state)
+    bad = CK.save_checkpoint(tmp_path / "bad.pdparams", state)
     cfg = load_config(small_config_path)
     with pytest.raises(WeightsError) as e:
         load_fomm(cfg, bad)
@@ -184,7 +185,7 @@ def test_structure_mismatch_lists_keys(tmp_path, small_weights, small_config_pat
     assert "missing: final.bias" in msg and "unexpected: extra.weight" in msg
     state["generator"]["final.bias"] = np.zeros(3, np.float32)
     del state["generator"]["extra.weight"]
-    W.save_checkpoint(tmp_path / "bad2.pdparams", state)
+    CK.save_checkpoint(tmp_path / "bad2.pdparams", state)
     with pytest.raises(WeightsError, match=r"kp.weight \(10, 11, 5, 5\) != \(10, 11, 7, 7\)"):
         load_fomm(cfg, tmp_path / "bad2.pdparams")
 
@@ -198,21 +199,21 @@ def test_truncated_and_non_checkpoint_files(tmp_path, small_weights):
     trunc = tmp_path / "trunc.pdparams"
     trunc.write_bytes(small_weights.read_bytes()[:5000])
     with pytest.raises(WeightsError, match="trunc.pdparams: truncated or not a Paddle checkpoint"):
-        W.load_checkpoint(trunc)
+        CK.load_checkpoint(trunc)
     text = tmp_path / "text.pdparams"
     text.write_text("hello, I am not a checkpoint")
     with pytest.raises(WeightsError, match="text.pdparams: .*not a Paddle checkpoint"):
-        W.load_checkpoint(text)
+        CK.load_checkpoint(text)
     empty = tmp_path / "empty.pdparams"
     empty.write_bytes(b"")
     with pytest.raises(WeightsError, match="empty file"):
-        W.load_checkpoint(empty)
+        CK.load_checkpoint(empty)
     lst = tmp_path / "list.pdparams"
     lst.write_bytes(pickle.dumps([1, 2, 3]))
     with pytest.raises(WeightsError, match="top level is list"):
-        W.load_checkpoint(lst)
+        CK.load_checkpoint(lst)
     noparts = tmp_path / "flat.pdparams"
-    W.save_checkpoint(noparts, {"a": np.zeros(2, np.float32)})
+    CK.save_checkpoint(noparts, {"a": np.zeros(2, np.float32)})
     with pytest.raises(WeightsError, match="no generator, kp_detector section"):
         load_fomm(load_config("vox-256"), noparts)
 
@@ -234,14 +235,14 @@ def test_malicious_pickle_is_refused_and_runs_nothing(tmp_path):
     pickle.loads(pickle.dumps(_Evil(probe)))
     assert probe.exists()
     with pytest.raises(WeightsError, match="refused to load.*(posix|os).system"):
-        W.load_checkpoint(evil)
+        CK.load_checkpoint(evil)
     assert not marker.exists()
 
 
 def test_save_checkpoint_is_atomic_and_round_trips(tmp_path):
     state = {"generator": {"a": np.arange(4, dtype=np.float32)}, "kp_detector": {}}
-    p = W.save_checkpoint(tmp_path / "x.pdparams", state)
-    np.testing.assert_array_equal(W.load_checkpoint(p)["generator"]["a"], state["generator"]["a"])
+    p = CK.save_checkpoint(tmp_path / "x.pdparams", state)
+    np.testing.assert_array_equal(CK.load_checkpoint(p)["generator"]["a"], state["generator"]["a"])
     assert [x.name for x in tmp_path.iterdir()] == ["x.pdparams"]
     import paddle  # the file is a normal Paddle checkpoint too
 

@@ -1,9 +1,10 @@
-"""FOMM networks in PaddlePaddle, with PaddleGAN's state-dict names."""
+"""FOMM networks (and the GPEN face enhancer) in PaddlePaddle, with PaddleGAN's state-dict names."""
 
 from .antialias import AntiAliasInterpolation2d
 from .dense_motion import DenseMotionNetwork
 from .down_block import DownBlock2d, MobileDownBlock2d
 from .generator import OcclusionAwareGenerator
+from .gpen import GPEN
 from .hourglass import Decoder, Encoder, Hourglass
 from .keypoint_detector import KPDetector
 from .res_block import MobileResBlock2d, ResBlock2d
@@ -11,5 +12,5 @@ from .same_block import SameBlock2d
 from .up_block import MobileUpBlock2d, UpBlock2d
 
 __all__ = ["AntiAliasInterpolation2d", "DenseMotionNetwork", "DownBlock2d", "MobileDownBlock2d",
-           "OcclusionAwareGenerator", "Decoder", "Encoder", "Hourglass", "KPDetector",
+           "OcclusionAwareGenerator", "GPEN", "Decoder", "Encoder", "Hourglass", "KPDetector",
            "MobileResBlock2d", "ResBlock2d", "SameBlock2d", "MobileUpBlock2d", "UpBlock2d"]
