@@ -14,7 +14,8 @@ from .plan import TrackPlan, plan_tracks
 from .render import FrameResult, Renderer
 from .report import build_report, default_report_path, write_report
 from .targets import TargetFace, assign_targets, prepare_targets
+from .voice import VoiceMode, anonymize_voice_only
 
 __all__ = ["FaceAnonymizer", "AnonymizeOptions", "TrackPlan", "plan_tracks", "FrameResult",
            "Renderer", "build_report", "default_report_path", "write_report", "TargetFace",
-           "assign_targets", "prepare_targets"]
+           "assign_targets", "prepare_targets", "VoiceMode", "anonymize_voice_only"]

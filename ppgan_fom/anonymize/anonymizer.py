@@ -18,6 +18,7 @@ from ..errors import InputError
 from ..geometry import FACE_BOX_HALF_DIAGONAL, opaque_core_radius
 from ..media import (VIDEO_SUFFIXES, Frame, VideoInfo, ensure_writable_output, probe_video,
                      read_frames)
+from ..media.audio import check_audio_decodes
 from ..pipeline import create_detector, load_animator, write_video
 from ..types import PathLike
 from .options import AnonymizeOptions
@@ -25,6 +26,7 @@ from .plan import TrackPlan, plan_tracks
 from .render import FrameResult, Renderer
 from .report import build_report, default_report_path, write_report
 from .targets import TargetFace, assign_targets, prepare_targets
+from .voice import VoiceMode
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +130,9 @@ class FaceAnonymizer:
             report_path = ensure_writable_output(
                 default_report_path(out) if report in (None, True) else report, [*inputs, out])
         info = probe_video(video)
+        voice = VoiceMode(opts) if opts.voice else None
+        if voice is not None and info.has_audio:
+            check_audio_decodes(video)  # a broken sound track fails now, not after pass 2
         targets = self.prepare_targets(targets_in)
         plan = self.analyze(video, info)
         assign_targets(plan.tracks, len(targets))
@@ -140,12 +145,16 @@ class FaceAnonymizer:
                               (info.width, info.height), fps=info.fps,
                               time_base=info.time_base,
                               audio_from=video if opts.animate.audio else None,
-                              total=plan.n_frames, desc="anonymizing")
+                              audio_transform=voice, total=plan.n_frames, desc="anonymizing")
         if written != plan.n_frames:
             logger.warning("decoded %d frames in pass 2 but %d in pass 1", written, plan.n_frames)
         if report_path is not None:
-            write_report(report_path, build_report(plan, targets, video=video, output=out,
-                                                   info=info, options=opts,
-                                                   image_size=self.image_size))
+            entry = build_report(plan, targets, video=video, output=out, info=info,
+                                 options=opts, image_size=self.image_size)
+            if voice is not None:
+                entry["voice"] = voice.report(video)
+            write_report(report_path, entry)
             logger.info("report: %s", report_path)
+        elif voice is not None:
+            voice.report(video)  # logs the note when there was no audio
         return str(out)

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 from ..errors import InputError
 from ..geometry.smooth import DEFAULT_SMOOTH_SIGMA
 from ..options import COVER_RATIO, AnimateOptions
 from ..scenecut import DEFAULT_CUT_THRESHOLD
 from ..tracking import DEFAULT_IOU, DEFAULT_MAX_GAP, DEFAULT_PAD
+from ..voice import parse_value
+from ..voice.anonymizer import DEFAULT_MCADAMS, DEFAULT_PITCH_SEMITONES
 
 __all__ = ["AnonymizeOptions"]
 
@@ -64,6 +66,18 @@ class AnonymizeOptions:
                                ">= 1 disables cut detection", type=float)
     min_detections: int = _aopt(1, "drop tracks with fewer detections (1 keeps every "
                                    "face found: privacy first)", type=int)
+    voice: bool = _aopt(False, "also anonymize the voice of the audio track (McAdams "
+                               "coefficient + pitch shift; docs/voice.md)")
+    voice_mcadams: str = _aopt(
+        f"{DEFAULT_MCADAMS:g}", "McAdams coefficient alpha of --voice, 0.5..1.0 (1 = "
+                                "unchanged), or a range LOW:HIGH drawn once per run")
+    voice_pitch: str = _aopt(
+        f"{DEFAULT_PITCH_SEMITONES:g}", "pitch shift of --voice in semitones, -12..12 "
+                                        "(0 = off), or a range LOW:HIGH")
+    voice_formant: str = _aopt("1", "extra formant scale of --voice, 0.7..1.4 (1 = off), "
+                                    "or a range LOW:HIGH")
+    voice_seed: Optional[int] = _aopt(None, "seed of the --voice draws (recorded in the "
+                                            "report; default: a fresh one)", type=int)
 
     def __post_init__(self):
         if self.detect_every < 1:
@@ -85,6 +99,22 @@ class AnonymizeOptions:
             raise InputError(f"--cut_threshold must be > 0, got {self.cut_threshold}")
         if self.min_detections < 1:
             raise InputError(f"--min_detections must be >= 1, got {self.min_detections}")
+        self.voice_values()  # range-checks the voice settings (one-line InputError)
+        if self.voice and not self.animate.audio:
+            raise InputError("--voice anonymizes the audio track: it cannot go with --no_audio")
+
+    def voice_values(self) -> dict:
+        """The voice settings parsed: ``{mcadams, pitch_semitones, formant_scale}``, each a
+        number or a (low, high) range (:func:`ppgan_fom.voice.parse_value`)."""
+        out = {}
+        for key, flag, text in (("mcadams", "--voice_mcadams", self.voice_mcadams),
+                                ("pitch_semitones", "--voice_pitch", self.voice_pitch),
+                                ("formant_scale", "--voice_formant", self.voice_formant)):
+            try:
+                out[key] = parse_value(key, str(text))
+            except InputError as exc:
+                raise InputError(f"{flag} {text}: {exc}") from None
+        return out
 
     @property
     def track_pad(self) -> int:

@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 from typing import Optional, Sequence
 
+from ..errors import InputError
 from ..options import COVER_RATIO, AnimateOptions
 from .common import EXIT_CODES, common_flags, run_cli
 from .flags import add_field_flag, add_option_flags, options_from_args
@@ -51,15 +52,18 @@ def anonymize_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     io = p.add_argument_group("inputs and outputs")
     io.add_argument("--video", required=True, help="video to anonymize")
-    io.add_argument("--target_face", required=True, action="append", metavar="IMAGE",
-                    help="image of the replacement face; repeat for several (track i gets "
-                         "target i mod N, tracks numbered by first appearance, then left to "
-                         "right)")
+    io.add_argument("--target_face", action="append", metavar="IMAGE",
+                    help="image of the replacement face (required unless --voice_only); "
+                         "repeat for several (track i gets target i mod N, tracks numbered "
+                         "by first appearance, then left to right)")
     io.add_argument("--output", required=True,
                     help="result video (.mp4, .m4v, .mov, .mkv, .gif)")
     io.add_argument("--report", default=None,
                     help="JSON report path (default: beside the output, <output stem>.json)")
     io.add_argument("--no_report", action="store_true", help="do not write the report")
+    io.add_argument("--voice_only", action="store_true",
+                    help="anonymize only the voice: the picture is copied untouched (no face "
+                         "model runs); see the --voice_* settings")
     _add_anonymize_flags(p)
     common_flags(p)
     return p
@@ -68,10 +72,20 @@ def anonymize_parser() -> argparse.ArgumentParser:
 def anonymize_main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the anonymizer; returns the exit code."""
     def body(args: argparse.Namespace):
-        from ..anonymize import FaceAnonymizer
+        from ..anonymize import FaceAnonymizer, anonymize_voice_only, default_report_path
 
-        anonymizer = FaceAnonymizer(options_from_anonymize_args(args))
+        options = options_from_anonymize_args(args)
         report = False if args.no_report else args.report
+        if args.voice_only:
+            if args.target_face:
+                raise InputError("--voice_only copies the picture: drop --target_face")
+            if report is None:
+                report = default_report_path(args.output)
+            return anonymize_voice_only(args.video, args.output, options,
+                                        report=report or None)
+        if not args.target_face:
+            raise InputError("at least one --target_face is needed (or --voice_only)")
+        anonymizer = FaceAnonymizer(options)
         return anonymizer.run(args.video, args.target_face, args.output, report=report)
 
     return run_cli(anonymize_parser(), argv, body)

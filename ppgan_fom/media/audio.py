@@ -34,7 +34,7 @@ from .probe import av_reason, open_input
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AudioTrack", "AudioTransform", "aac_layout", "can_copy_audio", "MP4_AUDIO_CODECS",
+__all__ = ["AudioTrack", "AudioTransform", "aac_layout", "can_copy_audio", "check_audio_decodes", "MP4_AUDIO_CODECS",
            "AAC_BITRATE"]
 
 #: Audio codecs that are stream-copied into an MP4/MOV container unchanged.
@@ -73,6 +73,25 @@ def can_copy_audio(codec: Optional[str], out_suffix: str) -> bool:
     if suffix == ".mkv":
         return True
     return suffix in MP4_FAMILY and codec.lower() in MP4_AUDIO_CODECS
+
+
+def check_audio_decodes(source: Path, seconds: float = 1.0) -> None:
+    """Decode the first ``seconds`` of ``source``'s first audio stream; raise a one-line
+    :class:`~ppgan_fom.errors.VideoError` naming the file if that fails."""
+    with open_input(Path(source), "audio source") as container:
+        if not container.streams.audio:
+            return
+        stream = container.streams.audio[0]
+        got = 0.0
+        try:
+            for frame in container.decode(stream):
+                got += frame.samples / max(1, frame.sample_rate)
+                if got >= seconds:
+                    return
+        except (av.FFmpegError, ValueError) as exc:
+            raise VideoError(f"cannot decode the audio of {source}: {av_reason(exc)}") from None
+        if got == 0.0:
+            raise VideoError(f"cannot decode the audio of {source}: no audio frame decodes")
 
 
 class AudioTrack:
@@ -159,7 +178,7 @@ class AudioTrack:
             except StopIteration:
                 return None
             except (av.FFmpegError, ValueError) as exc:
-                raise VideoError(f"cannot read the audio of {self.source}: "
+                raise VideoError(f"cannot decode the audio of {self.source}: "
                                  f"{av_reason(exc)}") from None
         return self._pending
 
