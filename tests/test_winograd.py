@@ -216,3 +216,61 @@ def test_folding_needs_eval_mode():
     blk.train()
     with pytest.raises(ValueError, match="eval"):
         FastResBlock2d(blk)
+
+
+def _sampling_grid(b, h, w, seed, spread):
+    """Identity grid, scaled by ``spread`` and jittered: points inside, on and outside
+    the image, plus some exactly on pixel centres and on the border."""
+    rng = np.random.RandomState(seed)
+    ys, xs = np.meshgrid(np.linspace(-1, 1, h), np.linspace(-1, 1, w), indexing="ij")
+    g = np.stack([xs, ys], -1)[None].repeat(b, 0) * spread + rng.standard_normal((b, h, w, 2)) * 0.1
+    g[:, ::3] = np.stack([xs, ys], -1)[::3]  # exact pixel centres (incl. -1 and 1)
+    return g.astype(np.float32)
+
+
+@pytest.mark.parametrize("b,c,h,w,ho,wo,spread", [
+    (1, 256, 64, 64, 64, 64, 1.05),   # the vox-256 feature warp
+    (3, 5, 9, 13, 7, 11, 1.6),        # batch, odd sizes, output size != input size
+    (2, 3, 8, 8, 8, 8, 4.0),          # mostly outside the image
+])
+def test_gather_grid_sample_equals_grid_sample(b, c, h, w, ho, wo, spread):
+    from ppgan_fom.modules.sampling import GatherGridSample
+
+    x = _rand((b, c, h, w), 13)
+    grid = _sampling_grid(b, ho, wo, 14, spread)
+    with paddle.no_grad():
+        want = F.grid_sample(paddle.to_tensor(x), paddle.to_tensor(grid), mode="bilinear",
+                             padding_mode="zeros", align_corners=True).numpy()
+        got = GatherGridSample()(paddle.to_tensor(x), paddle.to_tensor(grid)).numpy()
+    assert got.shape == want.shape
+    assert _rel_err(got, want) < 5e-7
+
+
+class _Warp(nn.Layer):
+    """The pattern of DenseMotionNetwork.deform_source: tile, warp, reshape to 5-D."""
+
+    def __init__(self):
+        super().__init__()
+        from ppgan_fom.modules.sampling import GatherGridSample
+
+        self.warp = GatherGridSample()
+
+    def forward(self, x):
+        _, c, h, w = x.shape
+        g = paddle.tanh(x[:, :2].transpose([0, 2, 3, 1]) * 3.0) * 1.2  # grid from the graph
+        g = paddle.concat([g, g * 0.5], axis=0)                         # (2B, h, w, 2)
+        rep = paddle.tile(x.unsqueeze(1), [1, 2, 1, 1, 1]).reshape([-1, c, h, w])
+        return self.warp(rep, g).reshape([-1, 2, c, h, w])
+
+
+def test_gather_grid_sample_in_paddle_inference(tmp_path):
+    x = _rand((2, 6, 16, 12), 15)
+    got = _export_and_run(_Warp(), x, tmp_path)
+    g = np.tanh(x[:, :2].transpose(0, 2, 3, 1) * 3.0) * 1.2
+    g = np.concatenate([g, g * 0.5])
+    rep = np.repeat(x[:, None], 2, axis=1).reshape(-1, 6, 16, 12)
+    with paddle.no_grad():
+        want = F.grid_sample(paddle.to_tensor(rep), paddle.to_tensor(g), mode="bilinear",
+                             padding_mode="zeros", align_corners=True).numpy()
+    assert got.shape == (2, 2, 6, 16, 12)
+    assert _rel_err(got.reshape(want.shape), want) < 1e-5  # tanh in oneDNN vs numpy

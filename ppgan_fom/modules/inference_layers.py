@@ -13,6 +13,8 @@ layers that compute the same function with less work:
   16 multiply-adds per output quad as in the phase form, but one oneDNN primitive
   instead of four convolutions, a stack and a pixel shuffle), with its BatchNorm
   folded in, so the ReLU is the only other op.
+* :class:`.sampling.GatherGridSample` for the bilinear warps: Paddle's CPU
+  ``grid_sample`` kernel is a scalar one-thread loop (same function, vectorised ops).
 
 Folding an eval-mode BatchNorm ``y = s * x + t`` into the preceding convolution
 (``W' = s W``, ``b' = s b + t``) is exact algebra; only float rounding differs. Paddle
@@ -32,6 +34,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from .res_block import ResBlock2d
+from .sampling import GatherGridSample, GridSample
 from .up_block import UpBlock2d
 from .winograd import WinogradConv3x3
 
@@ -57,6 +60,10 @@ def _conv_params(conv: nn.Conv2D) -> Tuple[np.ndarray, np.ndarray]:
     return w, b
 
 
+def _buffer(layer: nn.Layer, name: str, value: np.ndarray) -> None:
+    layer.register_buffer(name, paddle.to_tensor(np.asarray(value, np.float32)))
+
+
 def upsample_conv_transpose_filter(weight: np.ndarray) -> np.ndarray:
     """3x3 filters (Cout, Cin, 3, 3) of ``conv3x3(nearest_x2(x))`` (padding 1) ->
     filters (Cin, Cout, 4, 4) of the equal ``conv2d_transpose(x, stride=2, padding=1)``.
@@ -78,11 +85,18 @@ def _is_3x3_same(conv: nn.Conv2D) -> bool:
 
 class FastResBlock2d(nn.Layer):
     """:class:`ResBlock2d` with Winograd convolutions and ``norm2`` folded into ``conv1``:
-    ``x + conv2(ReLU(conv1'(ReLU(norm1(x)))))``; (B, C, H, W) -> same."""
+    ``x + conv2(ReLU(conv1'(ReLU(s1 x + t1))))``; (B, C, H, W) -> same.
+
+    ``norm1`` (before a ReLU, so not foldable) is applied as a per-channel multiply-add:
+    on the plain NCHW tensors between the Winograd layers oneDNN's batch-norm primitive
+    falls back to a slow generic kernel, its broadcasting binary ops do not.
+    """
 
     def __init__(self, block: ResBlock2d, m: int = 4):
         super().__init__()
-        self.norm1 = block.norm1  # before a ReLU: not foldable; oneDNN fuses BN + ReLU
+        s1, t1 = bn_affine(block.norm1)
+        _buffer(self, "scale1", s1.reshape(1, -1, 1, 1))
+        _buffer(self, "shift1", t1.reshape(1, -1, 1, 1))
         s2, t2 = bn_affine(block.norm2)
         w1, b1 = _conv_params(block.conv1)
         w2, b2 = _conv_params(block.conv2)
@@ -90,7 +104,7 @@ class FastResBlock2d(nn.Layer):
         self.conv2 = WinogradConv3x3(w2, b2, m)
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        out = F.relu(self.conv1(F.relu(self.norm1(x))))
+        out = F.relu(self.conv1(F.relu(x * self.scale1 + self.shift1)))
         return self.conv2(out) + x
 
 
@@ -102,9 +116,8 @@ class FastUpBlock2d(nn.Layer):
         super().__init__()
         s, t = bn_affine(block.norm)
         w, b = _conv_params(block.conv)
-        k = upsample_conv_transpose_filter(w * s[:, None, None, None])
-        self.register_buffer("weight", paddle.to_tensor(k.astype(np.float32)))
-        self.register_buffer("bias", paddle.to_tensor((b * s + t).astype(np.float32)))
+        _buffer(self, "weight", upsample_conv_transpose_filter(w * s[:, None, None, None]))
+        _buffer(self, "bias", b * s + t)
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         return F.relu(F.conv2d_transpose(x, self.weight, self.bias, stride=2, padding=1))
@@ -115,6 +128,8 @@ def _fast_version(layer: nn.Layer, m: int) -> Optional[nn.Layer]:
         return FastResBlock2d(layer, m)
     if type(layer) is UpBlock2d and layer.fused:
         return FastUpBlock2d(layer)
+    if type(layer) is GridSample:
+        return GatherGridSample()
     return None
 
 
