@@ -6,6 +6,8 @@ configuration):
 
 * the machine: CPU model, cores, vector ISA, and its measured float32 SGEMM peak
   (Paddle Inference / oneDNN matmul and numpy, ``--threads`` threads);
+* one bottleneck convolution, oneDNN's direct kernel vs the Winograd layer F(2x2), F(4x4),
+  F(6x6), all in Paddle Inference, interleaved;
 * ours, vox-256: the static engine (Paddle Inference) with its default exact fast layers
   (Winograd bottleneck, folded BatchNorms, transposed-conv up-sampling), batch 1 and 8;
   the static engine with the layers as they are (``PPGAN_FOM_FAST_LAYERS=0``); the
@@ -28,7 +30,7 @@ A face-frame is one face animated for one driving frame.
 
     python benchmarks/bench_speed.py                 # full run (~15-25 min on 2 cores)
     python benchmarks/bench_speed.py --quick         # fewer frames, no ppgan (smoke test)
-    python benchmarks/bench_speed.py --isa avx2      # oneDNN limited to AVX2 kernels
+    python benchmarks/bench_speed.py --isa avx2      # AVX2 kernels only (no AVX-512)
 """
 
 from __future__ import annotations
@@ -120,10 +122,11 @@ def worker(args) -> dict:
               "fast_layers": getattr(engine, "fast_layers", None), "engine_setup_s": setup_s,
               "faces": args.faces, "frames": len(frames), "seconds": wall, "cpu_seconds": cpu,
               "face_frames_per_s": len(frames) * args.faces / wall,
-              "seconds_per_frame": wall / len(frames)}
+              "seconds_per_frame": wall / len(frames),
+              # before the eager check below, whose activations would dominate it
+              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     if args.check_eager:
         result.update(_diff_vs_eager(engine, gen, kp, frames, src))
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
 
 
@@ -169,6 +172,50 @@ def compare_worker(args) -> dict:
     return result
 
 
+def micro_worker(args) -> dict:
+    """One bottleneck convolution (3x3, 256 -> 256, 64 x 64, batch 1): oneDNN's direct
+    convolution vs WinogradConv3x3 F(2x2), F(4x4), F(6x6), all through Paddle Inference,
+    interleaved call by call. Returns the median and minimum ms of each and the GFLOPS of
+    the direct one."""
+    import tempfile
+
+    import numpy as np
+    import paddle
+    from paddle.static import InputSpec
+
+    from ppgan_fom.engine import _export, _Predictor
+    from ppgan_fom.modules.winograd import WinogradConv3x3
+    from ppgan_fom.runtime import setup_device
+
+    setup_device(threads=args.threads)
+    c, s = 256, 64
+    rng = np.random.RandomState(0)
+    w = (rng.standard_normal((c, c, 3, 3)) / np.sqrt(9 * c)).astype(np.float32)
+    b = (rng.standard_normal(c) * 0.1).astype(np.float32)
+    x = rng.standard_normal((1, c, s, s)).astype(np.float32)
+    direct = paddle.nn.Conv2D(c, c, 3, padding=1)
+    direct.weight.set_value(w)
+    direct.bias.set_value(b)
+    layers = {"direct": direct, **{f"winograd F({m}x{m},3x3)": WinogradConv3x3(w, b, m)
+                                   for m in (2, 4, 6)}}
+    preds = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (name, layer) in enumerate(layers.items()):
+            _export(layer, [InputSpec([None, c, s, s], "float32", "x")], Path(tmp) / str(i))
+            preds[name] = _Predictor(Path(tmp) / str(i), args.threads, False, False)
+        ref = preds["direct"](x)[0]
+        out = {name: {"rel_err_vs_direct": float(np.abs(p(x)[0] - ref).max() / np.abs(ref).max())}
+               for name, p in preds.items()}
+        times = {name: [] for name in preds}
+        for _ in range(args.frames):
+            for name, p in preds.items():
+                times[name].append(_timed(lambda: p(x)))
+    for name, t in times.items():
+        out[name].update(median_ms=1e3 * float(np.median(t)), min_ms=1e3 * min(t))
+    out["direct"]["gflops_at_min"] = 2 * c * c * 9 * s * s / (out["direct"]["min_ms"] / 1e3) / 1e9
+    return out
+
+
 def sgemm_worker(args) -> dict:
     """Float32 SGEMM peak with ``--threads`` threads: a 2048^3 matrix product through
     Paddle Inference (oneDNN, as the engine's graphs run) and through numpy's BLAS."""
@@ -196,10 +243,10 @@ def sgemm_worker(args) -> dict:
                 Path(tmp) / "mm")
         pred = _Predictor(Path(tmp) / "mm", args.threads, False, False)
         pred(a, a)
-        best = min(_timed(lambda: pred(a, a)) for _ in range(8))
+        best = min(_timed(lambda: pred(a, a)) for _ in range(15))
         out["paddle_inference_gflops"] = flop / best / 1e9
     a @ a
-    out["numpy_gflops"] = flop / min(_timed(lambda: a @ a) for _ in range(8)) / 1e9
+    out["numpy_gflops"] = flop / min(_timed(lambda: a @ a) for _ in range(15)) / 1e9
     out["numpy_blas"] = _numpy_blas()
     return out
 
@@ -341,7 +388,8 @@ def _row(name: str, r: dict) -> str:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for mode in ("--worker", "--compare_worker", "--sgemm_worker", "--profile_worker"):
+    for mode in ("--worker", "--compare_worker", "--sgemm_worker", "--micro_worker",
+                 "--profile_worker"):
         p.add_argument(mode, action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--config", default="vox-256")
     p.add_argument("--weights", default=str(VOX_WEIGHTS))
@@ -357,13 +405,14 @@ def main() -> int:
     p.add_argument("--profile", action="store_true",
                    help="also print the per-primitive profile of both static generator graphs")
     p.add_argument("--isa", choices=["native", "avx2"], default="native",
-                   help="avx2: limit oneDNN to AVX2 kernels (ONEDNN_MAX_CPU_ISA)")
+                   help="avx2: limit oneDNN, MKL and OpenBLAS to AVX2 kernels (as on a CPU "
+                        "without AVX-512)")
     p.add_argument("--json", type=Path, help="also write all figures here")
     args = p.parse_args()
     sys.path.insert(0, str(HERE))
-    if args.worker or args.compare_worker or args.sgemm_worker:
+    if args.worker or args.compare_worker or args.sgemm_worker or args.micro_worker:
         fn = compare_worker if args.compare_worker else sgemm_worker if args.sgemm_worker \
-            else worker
+            else micro_worker if args.micro_worker else worker
         print(json.dumps(fn(args)))
         return 0
     if args.profile_worker:
@@ -372,12 +421,13 @@ def main() -> int:
 
     import tempfile
 
+    if args.isa == "avx2":  # also for the ppgan run (its paddle uses MKL and oneDNN)
+        os.environ.update(ONEDNN_MAX_CPU_ISA="AVX2", MKL_ENABLE_INSTRUCTIONS="AVX2",
+                          OPENBLAS_CORETYPE="Haswell")
     env = dict(os.environ)
-    if args.isa == "avx2":
-        env["ONEDNN_MAX_CPU_ISA"] = "AVX2"
     t = args.threads
     print(f"machine: {machine()}; threads {t}"
-          + ("; oneDNN limited to AVX2 kernels" if args.isa == "avx2" else ""))
+          + ("; oneDNN/MKL/OpenBLAS limited to AVX2 kernels" if args.isa == "avx2" else ""))
     frames = 4 if args.quick else 16
     rows, extra = {}, {}
     py = None
@@ -388,6 +438,7 @@ def main() -> int:
         raise SystemExit(f"{VOX_WEIGHTS} missing: run benchmarks/ppgan_ref/make_weights.py in "
                          f"the ppgan venv (see benchmarks/ppgan_ref/README.md)")
     extra["sgemm"] = run_worker(env, "--sgemm_worker", threads=t)
+    extra["micro"] = run_worker(env, "--micro_worker", threads=t, frames=10 if args.quick else 30)
     vox = dict(threads=t)
     rows["ours vox-256 static b1"] = run_worker(env, batch=1, frames=frames, check_eager=True,
                                                 **vox)
@@ -439,6 +490,14 @@ def main() -> int:
           f"{mac['bottleneck_direct']:.1f}); fast {mac['fast']:.1f} GMAC "
           f"({mac['fast_gemm']:.1f} in products + {mac['fast_transforms']:.1f} in Winograd "
           f"transforms), {mac['direct'] / mac['fast']:.2f}x fewer")
+    print("one bottleneck convolution (3x3, 256 -> 256, 64 x 64, batch 1), Paddle Inference, "
+          "interleaved:")
+    mic = extra["micro"]
+    for name, r in mic.items():
+        print(f"  {name:24s} median {r['median_ms']:7.2f} ms  min {r['min_ms']:7.2f} ms  "
+              f"{mic['direct']['median_ms'] / r['median_ms']:.2f}x direct  "
+              f"(max error {r['rel_err_vs_direct']:.1e} of the output scale)"
+              + (f"; {r['gflops_at_min']:.0f} GFLOPS" if "gflops_at_min" in r else ""))
     sg = extra["sgemm"]
     peak = max(sg["paddle_inference_gflops"], sg["numpy_gflops"])
     print(f"achieved: direct formulation {2 * mac['direct'] / d_s:.0f} GFLOPS; fast path "
