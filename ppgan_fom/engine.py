@@ -165,7 +165,7 @@ class StaticEngine(EagerEngine):
         if fast_layers is None:
             fast_layers = not gpu and os.environ.get("PPGAN_FOM_FAST_LAYERS", "1") != "0"
         self.fast_layers = fast_layers
-        root = engine_cache_dir() / (cache_key + ("-fast" if fast_layers else ""))
+        self.root = root = engine_cache_dir() / (cache_key + ("-fast" if fast_layers else ""))
         if not (root / "done").exists():
             self._export_all(root, image_size)
         self._kp = _Predictor(root / "kp", threads, gpu, fp16)

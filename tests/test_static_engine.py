@@ -98,6 +98,27 @@ def test_static_matches_eager(name, engine):
     assert _max_diff(eng.keypoints(drv)["value"].numpy(), kd["value"].numpy()) <= 1e-5
 
 
+def _ops(engine, name="gen") -> str:
+    from ppgan_fom.engine import _model_file
+
+    return _model_file(engine.root / name).read_text()
+
+
+def test_fast_export_holds_the_fast_layers():
+    """The exported graphs themselves (not only their outputs) differ as intended:
+    small64 has 6 bottleneck blocks (12 Winograd layers, each one 3-D convolution), 2 + 5
+    up-sampling blocks in the generator graph and 5 in the keypoint graph. (Op names as
+    Paddle 3.3 writes them into the exported JSON program.)"""
+    _, engines = _engines("small64")
+    fast, direct = engines["static-fast"], engines["static-direct"]
+    assert _ops(fast).count("conv3d") == 12 and _ops(direct).count("conv3d") == 0
+    assert _ops(fast).count("conv2d_transpose") == 7
+    assert _ops(fast, "kp").count("conv2d_transpose") == 5
+    # the two warps (source per keypoint, features) are gathers; small64 also resizes the
+    # flow and occlusion map (grid_sample with border padding) in both graphs
+    assert _ops(direct).count("grid_sample") - _ops(fast).count("grid_sample") == 2
+
+
 def test_fast_layers_are_used_on_the_cpu_only(monkeypatch):
     """Default: fast layers on the CPU, off on a GPU; PPGAN_FOM_FAST_LAYERS=0 turns them off.
     The variants are cached side by side."""
