@@ -6,7 +6,10 @@
   runs per driving frame, taking the cached source features) to static graphs once and
   runs them with Paddle Inference: oneDNN kernels on the CPU, measured ~3-4x faster than
   eager convolutions on 2 cores; on a GPU the same graphs run with CUDA, optionally in
-  float16 (``PPGAN_FOM_FP16=1``, off by default).
+  float16 (``PPGAN_FOM_FP16=1``, off by default). For the CPU the graphs are exported with
+  exact faster layers (:mod:`.modules.inference_layers`: Winograd bottleneck convolutions,
+  BatchNorm folding, one transposed convolution per up-sampling block);
+  ``PPGAN_FOM_FAST_LAYERS=0`` exports the layers as they are.
 
 Exports are cached under ``$PPGAN_FOM_HOME/../engines`` (default
 ``~/.cache/ppgan_fom/engines``), keyed by the weights file, config, input size and
@@ -20,6 +23,7 @@ import logging
 import os
 import shutil
 import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Dict, Iterable, Optional, Sequence, Tuple
 
@@ -28,6 +32,7 @@ import paddle
 import paddle.nn as nn
 
 from .modules import KPDetector, OcclusionAwareGenerator
+from .modules.inference_layers import fast_inference_layers
 
 logger = logging.getLogger(__name__)
 
@@ -176,16 +181,20 @@ class StaticEngine(EagerEngine):
     """Paddle Inference execution of exported graphs (see the module docstring).
 
     Inputs/outputs are Paddle tensors like :class:`EagerEngine`, so the two are
-    interchangeable. ``encode`` (once per face) stays eager.
+    interchangeable. ``encode`` (once per face) stays eager. ``fast_layers`` (default: on
+    the CPU, unless ``PPGAN_FOM_FAST_LAYERS=0``) exports the exact faster layers.
     """
 
     name = "static"
 
     def __init__(self, generator: OcclusionAwareGenerator, kp_detector: KPDetector,
                  image_size: int, cache_key: str, threads: int = 1, gpu: bool = False,
-                 fp16: bool = False):
+                 fp16: bool = False, fast_layers: Optional[bool] = None):
         super().__init__(generator, kp_detector)
-        root = engine_cache_dir() / cache_key
+        if fast_layers is None:
+            fast_layers = not gpu and os.environ.get("PPGAN_FOM_FAST_LAYERS", "1") != "0"
+        self.fast_layers = fast_layers
+        self.root = root = engine_cache_dir() / (cache_key + ("-fast" if fast_layers else ""))
         if not (root / "done").exists():
             self._export_all(root, image_size)
         self._kp = _Predictor(root / "kp", threads, gpu, fp16)
@@ -202,15 +211,16 @@ class StaticEngine(EagerEngine):
         with paddle.no_grad():
             feats = g.encode(paddle.zeros([1, g.num_channels, s, s]))
         c, fh, fw = feats.shape[1:]
-        export_graphs(root, {
-            "kp": (_KPGraph(kp), [InputSpec([None, 3, s, s], "float32", "image")]),
-            "gen": (_GenGraph(g), [
-                InputSpec([None, 3, s, s], "float32", "source"),
-                InputSpec([None, c, fh, fw], "float32", "features"),
-                InputSpec([None, k, 2], "float32", "kd_value"),
-                InputSpec([None, k, 2, 2], "float32", "kd_jacobian"),
-                InputSpec([None, k, 2], "float32", "ks_value"),
-                InputSpec([None, k, 2, 2], "float32", "ks_jacobian")])}, "FOMM")
+        with fast_inference_layers(g, kp) if self.fast_layers else nullcontext():
+            export_graphs(root, {
+                "kp": (_KPGraph(kp), [InputSpec([None, 3, s, s], "float32", "image")]),
+                "gen": (_GenGraph(g), [
+                    InputSpec([None, 3, s, s], "float32", "source"),
+                    InputSpec([None, c, fh, fw], "float32", "features"),
+                    InputSpec([None, k, 2], "float32", "kd_value"),
+                    InputSpec([None, k, 2, 2], "float32", "kd_jacobian"),
+                    InputSpec([None, k, 2], "float32", "ks_value"),
+                    InputSpec([None, k, 2, 2], "float32", "ks_jacobian")])}, "FOMM")
 
     def keypoints(self, images: paddle.Tensor) -> KP:
         value, jac = self._kp(images.numpy())

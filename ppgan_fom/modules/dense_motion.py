@@ -9,8 +9,9 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from .antialias import AntiAliasInterpolation2d
-from .grid import kp2gaussian, make_coordinate_grid
+from .grid import kp2gaussian, make_coordinate_grid, per_keypoint_map
 from .hourglass import Hourglass
+from .sampling import GridSample
 
 
 def _head(in_ch: int, out_ch: int, mobile_net: bool) -> nn.Layer:
@@ -51,6 +52,7 @@ class DenseMotionNetwork(nn.Layer):
         feats = self.hourglass.out_filters
         self.mask = _head(feats, num_kp + 1, mobile_net)
         self.occlusion = _head(feats, 1, mobile_net) if estimate_occlusion_map else None
+        self.warp = GridSample()  # a layer, so the static export can swap in a faster one
         self.num_kp = num_kp
         self.scale_factor = scale_factor
         self.kp_variance = kp_variance
@@ -73,16 +75,16 @@ class DenseMotionNetwork(nn.Layer):
         """
         grid = make_coordinate_grid((h, w), kp_source["value"].dtype)
         gx, gy = grid[:, :, 0].reshape([1, 1, h, w]), grid[:, :, 1].reshape([1, 1, h, w])
-        k = self.num_kp
         kd, ks = kp_driving["value"], kp_source["value"]
-        dx = gx - kd[:, :, 0].reshape([-1, k, 1, 1])
-        dy = gy - kd[:, :, 1].reshape([-1, k, 1, 1])
+        # per-keypoint scalars as (B, K, h, w) maps: see grid.per_keypoint_map
+        dx = gx - per_keypoint_map(kd[:, :, 0], h, w)
+        dy = gy - per_keypoint_map(kd[:, :, 1], h, w)
         if "jacobian" in kp_driving:
             jac = paddle.matmul(kp_source["jacobian"], inverse_2x2(kp_driving["jacobian"]))
-            j = [jac[:, :, r, c].reshape([-1, k, 1, 1]) for r in (0, 1) for c in (0, 1)]
-            dx, dy = j[0] * dx + j[1] * dy, j[2] * dx + j[3] * dy
-        mx = dx + ks[:, :, 0].reshape([-1, k, 1, 1])
-        my = dy + ks[:, :, 1].reshape([-1, k, 1, 1])
+            j = [per_keypoint_map(jac[:, :, r, c], h, w) for r in (0, 1) for c in (0, 1)]
+            dx, dy = dx * j[0] + dy * j[1], dx * j[2] + dy * j[3]
+        mx = dx + per_keypoint_map(ks[:, :, 0], h, w)
+        my = dy + per_keypoint_map(ks[:, :, 1], h, w)
         zero = paddle.zeros_like(mx[:, :1])
         return (paddle.concat([zero + gx, mx], axis=1), paddle.concat([zero + gy, my], axis=1))
 
@@ -95,8 +97,7 @@ class DenseMotionNetwork(nn.Layer):
         _, c, h, w = source.shape
         n = self.num_kp + 1
         rep = paddle.tile(source.unsqueeze(1), [1, n, 1, 1, 1]).reshape([-1, c, h, w])
-        out = F.grid_sample(rep, motions.reshape([-1, h, w, 2]), mode="bilinear",
-                            padding_mode="zeros", align_corners=True)
+        out = self.warp(rep, motions.reshape([-1, h, w, 2]))
         return out.reshape([-1, n, c, h, w])
 
     def forward(self, source_image: paddle.Tensor, kp_driving, kp_source) -> Dict[str, paddle.Tensor]:

@@ -14,6 +14,7 @@ from .dense_motion import DenseMotionNetwork
 from .down_block import DownBlock2d, MobileDownBlock2d
 from .grid import make_coordinate_grid, resize_bilinear
 from .res_block import MobileResBlock2d, ResBlock2d
+from .sampling import GridSample
 from .same_block import SameBlock2d
 from .up_block import MobileUpBlock2d, UpBlock2d
 
@@ -69,6 +70,7 @@ class OcclusionAwareGenerator(nn.Layer):
                                        nn.Conv2D(be, num_channels, 3, padding=1))
         else:
             self.final = nn.Conv2D(be, num_channels, 7, padding=3)
+        self.warp = GridSample()  # a layer, so the static export can swap in a faster one
         self.estimate_occlusion_map = estimate_occlusion_map
         self.num_channels = num_channels
         self.inference = inference
@@ -102,8 +104,7 @@ class OcclusionAwareGenerator(nn.Layer):
             deformation = paddle.stack(
                 [g * deformation[:, :, :, i] + (1 - g) * ident[:, :, i].reshape([1, h, w])
                  for i in (0, 1)], axis=-1)
-        return F.grid_sample(inp, deformation, mode="bilinear", padding_mode="zeros",
-                             align_corners=True)
+        return self.warp(inp, deformation)
 
     def occlude(self, feats: paddle.Tensor, occlusion_map: paddle.Tensor):
         """Multiply features by the occlusion map (resized to them); returns

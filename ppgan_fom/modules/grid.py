@@ -21,6 +21,17 @@ def make_coordinate_grid(spatial_size: Tuple[int, int], dtype: str = "float32") 
     return paddle.stack([xx, yy], axis=2)
 
 
+def per_keypoint_map(values: paddle.Tensor, h: int, w: int) -> paddle.Tensor:
+    """(B, K) per-keypoint scalars -> (B, K, h, w) constant maps.
+
+    Written as an explicit expand: oneDNN runs a binary op whose FIRST operand is the
+    broadcast one ((1, 1, h, w) - (B, K, 1, 1)) with its slow reference kernel, and an
+    op between two (B, K, h, w) maps with its vectorised one; the values are the same.
+    """
+    k = int(values.shape[1])
+    return values.reshape([-1, k, 1, 1]).expand([-1, k, h, w])
+
+
 def kp2gaussian(kp_value: paddle.Tensor, spatial_size: Tuple[int, int],
                 kp_variance: float) -> paddle.Tensor:
     """Gaussian blobs at keypoints.
@@ -34,11 +45,10 @@ def kp2gaussian(kp_value: paddle.Tensor, spatial_size: Tuple[int, int],
         (B, K, H, W) values ``exp(-0.5 * |grid - kp|^2 / kp_variance)`` in (0, 1].
     """
     h, w = int(spatial_size[0]), int(spatial_size[1])
-    k = int(kp_value.shape[1])
     grid = make_coordinate_grid((h, w), kp_value.dtype)
     # per component on (B, K, h, w): no broadcasting over a trailing size-2 axis
-    dx = grid[:, :, 0].reshape([1, 1, h, w]) - kp_value[:, :, 0].reshape([-1, k, 1, 1])
-    dy = grid[:, :, 1].reshape([1, 1, h, w]) - kp_value[:, :, 1].reshape([-1, k, 1, 1])
+    dx = grid[:, :, 0].reshape([1, 1, h, w]) - per_keypoint_map(kp_value[:, :, 0], h, w)
+    dy = grid[:, :, 1].reshape([1, 1, h, w]) - per_keypoint_map(kp_value[:, :, 1], h, w)
     return paddle.exp(-0.5 * (dx * dx + dy * dy) / kp_variance)
 
 def resize_bilinear(x: paddle.Tensor, size) -> paddle.Tensor:
