@@ -13,6 +13,7 @@ from typing import Iterator, Optional
 
 from ..deps import MissingDependencyError
 from ..options import AnimateOptions
+from ..progress import ENV_PROGRESS
 from .jobs import AppContext
 from .limits import Limits
 from .models import AppModels
@@ -81,6 +82,8 @@ def serve(options: AnimateOptions, settings: ServerSettings = ServerSettings()) 
     # no usage statistics are sent anywhere (the app handles people's faces)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up checks
+    # progress goes to the page; text bars in the server's log would only be noise
+    os.environ.setdefault(ENV_PROGRESS, "0")
     models = AppModels(options)
     keep = max(1, int(settings.keep_minutes * 60))
     with Workspace(settings.tmp_dir, keep_seconds=keep) as workspace:
