@@ -39,6 +39,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-sync", "--no-first-run"]
 #: the test server refuses videos longer than this (the bundled 3 s sample is)
 MAX_SECONDS = 2.5
+#: and files larger than this (every file the tests upload is smaller)
+MAX_MB = 1
 JOB_TIMEOUT_MS = 180_000
 
 
@@ -85,7 +87,8 @@ class Server:
             self.proc = subprocess.Popen(
                 [sys.executable, str(REPO / "applications" / "tools" / "app.py"),
                  "--host", "127.0.0.1", "--port", str(self.port), "--tmp_dir", str(self.tmp),
-                 "--max_video_seconds", str(MAX_SECONDS), *SMALL_MODEL_FLAGS],
+                 "--max_video_seconds", str(MAX_SECONDS), "--max_upload_mb", str(MAX_MB),
+                 *SMALL_MODEL_FLAGS],
                 cwd=str(REPO), env=env, stdout=fh, stderr=subprocess.STDOUT)
         deadline = time.time() + 180
         while True:
@@ -281,6 +284,18 @@ def test_too_long_video_is_refused_with_the_limit(context, server):
                             f"videos up to {MAX_SECONDS:g} s (server option "
                             f"--max_video_seconds)")
     page.close()
+
+
+def test_too_large_upload_is_refused_before_it_is_sent(context, server, tmp_path):
+    big = tmp_path / "long_talk.mp4"
+    big.write_bytes(os.urandom(int(1.5 * MAX_MB * 2 ** 20)))
+    page = _open(context, server)
+    _upload(page, "driving_video", str(big))
+    page.get_by_text(re.compile(r"exceed the maximum allowed size of 1\.0 Mb.*long_talk\.mp4")
+                     ).wait_for(timeout=30_000)
+    page.close()
+    uploaded = [p.name for p in (server.root / "cache").rglob("*") if p.is_file()]
+    assert "long_talk.mp4" not in uploaded
 
 
 def test_two_jobs_at_once_both_finish_one_after_the_other(context, server, clip, tmp_path):

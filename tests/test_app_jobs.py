@@ -136,8 +136,13 @@ def test_optional_controls_appear_only_with_the_field():
     class Without:
         relative: bool = False
 
+    @dataclasses.dataclass
+    class NotASwitch:
+        voice: str = "mcadams"
+
     assert ch.available(With, ch.OPTIONAL_ANIMATE) == ["face_enhancement"]
     assert ch.available(Without, ch.OPTIONAL_ANIMATE) == []
+    assert ch.available(NotASwitch, ch.OPTIONAL_ANONYMIZE) == []
     assert ch.field_help(With, "face_enhancement") == "GPEN"
 
 
@@ -179,13 +184,14 @@ def test_draw_faces_numbers_and_colours():
 
 
 # --------------------------------------------------------------------------- progress hook
-def test_progress_listener_sees_every_item_and_is_scoped():
+def test_progress_listener_sees_every_item_done_and_is_scoped():
     seen = []
     with progress_listener(lambda desc, done, total: seen.append((desc, done, total))):
-        assert list(progress(iter("abc"), total=3, desc="step")) == ["a", "b", "c"]
-    assert seen == [("step", 0, 3), ("step", 1, 3), ("step", 2, 3), ("step", 3, 3)]
+        for item in progress(iter("ab"), total=2, desc="step"):
+            seen.append(item)  # an item counts as done once the loop body has used it
+    assert seen == [("step", 0, 2), "a", ("step", 1, 2), "b", ("step", 2, 2)]
     list(progress(range(2), total=2, desc="after"))
-    assert len(seen) == 4  # no listener outside the block
+    assert len(seen) == 5  # no listener outside the block
 
 
 # --------------------------------------------------------------------------- jobs (small model)
@@ -298,3 +304,71 @@ def test_anonymize_job_report_and_video(ctx, clip):
     assert r.rows[0][1] == "source_256x256.png"
     assert r.video.parent == r.report_path.parent
     assert list(ctx.workspace.jobs.iterdir()) == []
+
+
+def test_server_without_weights_stops_at_start_up_with_one_line(tmp_path):
+    """Offline with nothing cached: exit 2, one line naming the file to fetch, and no
+    temp files made."""
+    import socket
+    import subprocess
+    import sys
+
+    from app_helpers import REPO
+
+    env = dict(os.environ, PPGAN_FOM_HOME=str(tmp_path / "weights"), PPGAN_FOM_OFFLINE="1",
+               PPGAN_FOM_REUSE_PADDLEGAN="0")
+    (tmp_path / "srv").mkdir()
+    with socket.socket() as s:  # a free port, in case the server did start
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = subprocess.run([sys.executable, str(REPO / "applications" / "tools" / "app.py"),
+                        "--port", str(port), "--tmp_dir", str(tmp_path / "srv")],
+                       env=env, capture_output=True, text=True, timeout=120)
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert r.returncode == 2, r.stderr
+    assert len(errors) == 1 and "vox-cpk.pdparams" in errors[0] and "offline" in errors[0]
+    assert "Traceback" not in r.stderr and list((tmp_path / "srv").iterdir()) == []
+
+
+def test_page_shows_optional_controls_only_when_the_library_has_them(ctx, monkeypatch):
+    pytest.importorskip("gradio", reason='Gradio is not installed (pip install -e ".[app]")')
+    from ppgan_fom.app import choices, ui
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(ctx.workspace.cache))
+
+    def ids():
+        demo = ui.build_ui(ctx)
+        return {getattr(b, "elem_id", None) for b in demo.blocks.values()}
+
+    required = {"source_image", "driving_video", "animate_button", "result_video",
+                "anon_video", "target_faces", "anonymize_button", "anon_result", "error_box"}
+    before = ids()
+    assert required <= before
+    have = {f.name for f in dataclasses.fields(AnimateOptions)}
+    assert ("face_enhancement" in before) == ("face_enhancement" in have)
+
+    @dataclasses.dataclass(frozen=True)
+    class WithEnhancement(AnimateOptions):
+        face_enhancement: bool = dataclasses.field(
+            default=False, metadata={"help": "GPEN on every face", "group": "faces"})
+
+    monkeypatch.setattr(ui, "AnimateOptions", WithEnhancement)
+    monkeypatch.setattr(choices, "AnimateOptions", WithEnhancement)
+    assert "face_enhancement" in ids()
+    opts = choices.animate_options(WithEnhancement(), {"face_enhancement": True},
+                                   ctx.workspace.root / "a.mp4")
+    assert opts.face_enhancement is True
+
+
+def test_missing_gradio_is_one_line_with_the_install_command(monkeypatch):
+    import importlib.util
+
+    from ppgan_fom.app import server
+    from ppgan_fom.deps import MissingDependencyError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "gradio" else real(name, *a))
+    with pytest.raises(MissingDependencyError) as e:
+        server.require_gradio()
+    assert "\n" not in str(e.value) and 'pip install "ppgan-fom[app]"' in str(e.value)

@@ -47,9 +47,12 @@ def _fields(cls) -> Dict[str, dataclasses.Field]:
 
 
 def available(cls, names: Sequence[str]) -> List[str]:
-    """The ``names`` that are fields of the dataclass ``cls``, in order."""
+    """The ``names`` that are fields of the dataclass ``cls``, in order; for the optional
+    options only on/off fields (the page shows them as checkboxes)."""
     have = _fields(cls)
-    return [n for n in names if n in have]
+    return [n for n in names if n in have and
+            (n not in (*OPTIONAL_ANIMATE, *OPTIONAL_ANONYMIZE)
+             or isinstance(have[n].default, bool))]
 
 
 def field_help(cls, name: str) -> str:

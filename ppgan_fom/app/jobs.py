@@ -181,7 +181,7 @@ def animate_job(ctx: AppContext, photo: PathLike, driving: PathLike,
 
 
 def anonymize_job(ctx: AppContext, video: PathLike, faces: Sequence[PathLike],
-                  choices: Mapping[str, Any] = {},
+                  choices: Optional[Mapping[str, Any]] = None,
                   progress: Optional[ProgressListener] = None) -> AnonymizeResult:
     """Replace every face of ``video`` by the replacement ``faces`` (round robin over
     the tracks; ``FaceAnonymizer.run``).
@@ -202,7 +202,8 @@ def anonymize_job(ctx: AppContext, video: PathLike, faces: Sequence[PathLike],
         try:
             out = work / f"{_stem(video)}_anonymized.mp4"
             report_path = out.with_suffix(".json")
-            anonymizer = ctx.models.anonymizer(anonymize_options(ctx.models.options, choices))
+            anonymizer = ctx.models.anonymizer(anonymize_options(ctx.models.options,
+                                                                 choices or {}))
             with _listening(progress):
                 anonymizer.run(video, faces, out, report=report_path)
             report = public_report(json.loads(report_path.read_text(encoding="utf-8")))

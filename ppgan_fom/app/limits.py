@@ -14,8 +14,9 @@ from ..types import PathLike
 
 __all__ = ["Limits", "MB"]
 
-#: Bytes per MB in every limit and message (decimal, as browsers and file managers show).
-MB = 1_000_000
+#: Bytes per MB in every limit and message: 2^20, as Gradio counts when it refuses an
+#: upload over ``--max_upload_mb`` in the browser (so both messages show the same limit).
+MB = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Limits:
     """What the server accepts.
 
     Attributes:
-        max_upload_mb: largest file, in MB (10^6 bytes), per upload.
+        max_upload_mb: largest file, in MB (2^20 bytes), per upload.
         max_video_seconds: longest video, in seconds.
     """
 

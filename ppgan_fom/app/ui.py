@@ -181,15 +181,17 @@ def build_ui(ctx: AppContext, keep_seconds: Optional[int] = None):
                         anon_info = gr.Markdown("", elem_id="anon_info")
                     with gr.Column():
                         target_faces = gr.File(
-                            label="2. Replacement face(s): images of faces that are nobody's "
-                                  "(e.g. generated); with several, the people get them in turn",
-                            file_count="multiple", file_types=["image"], elem_id="target_faces")
+                            label="2. Replacement face(s)", file_count="multiple",
+                            file_types=["image"], elem_id="target_faces")
+                        gr.Markdown("Images of faces that belong to nobody (generated faces, "
+                                    "for example). With several, the people of the video get "
+                                    "them in turn.")
                         faces = sample_faces()
                         if clip and faces:
                             gr.Examples([[str(clip), [str(f)]] for f in faces],
                                         [anon_video, target_faces],
-                                        label="Samples: the talking head, with a photo "
-                                              "portrait or a painted face",
+                                        label="Samples: the talking head with a portrait, "
+                                              "or with a painted face",
                                         cache_examples=False)
                 anon_controls = []
                 if anon_names:
