@@ -81,8 +81,10 @@ class Server:
         self.log = base / "server.log"
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
+        # the engine cache is the session's (conftest): the small model's graphs are
+        # exported once for all the tests
         env = dict(os.environ, TMPDIR=str(self.systmp), PYTHONUNBUFFERED="1",
-                   PPGAN_FOM_OFFLINE="1", PPGAN_FOM_ENGINE_CACHE=str(base / "engines"))
+                   PPGAN_FOM_OFFLINE="1")
         with open(self.log, "wb") as fh:
             self.proc = subprocess.Popen(
                 [sys.executable, str(REPO / "applications" / "tools" / "app.py"),
