@@ -50,6 +50,9 @@ setup(
         "train": ["visualdl>=2.4"],
         # rebuilding the embedded BlazeFace weights from the TFLite models
         "convert-tflite": ["tflite>=2.10", "flatbuffers>=2.0"],
+        # the web app (applications/tools/app.py, ppgan-fom-app); its browser tests also
+        # need playwright and Debian's chromium (docs/app.md)
+        "app": ["gradio>=6.0,<7"],
     },
     entry_points={
         "console_scripts": [
@@ -57,6 +60,7 @@ setup(
             "ppgan-fom-anonymize=ppgan_fom.cli:anonymize_main",
             "ppgan-fom-train=ppgan_fom.cli:train_main",
             "ppgan-fom-evaluate=ppgan_fom.cli:evaluate_main",
+            "ppgan-fom-app=ppgan_fom.cli.app:app_main",
         ]
     },
 )

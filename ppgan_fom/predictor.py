@@ -36,6 +36,9 @@ class FirstOrderPredictor:
     defaults plus this project's (docs/options.md, docs/paddlegan.md). The models load
     in the constructor; ``load_models=False`` defers that to their first use, so that
     :meth:`run` checks its inputs and finds the faces before the user waits for weights.
+    ``models``, a ``(config, animator)`` pair from :func:`~ppgan_fom.pipeline.load_animator`,
+    shares models already loaded (the web app loads them once per process); the model
+    fields of the options are then not used.
 
     Example::
 
@@ -45,11 +48,12 @@ class FirstOrderPredictor:
     """
 
     def __init__(self, options: Optional[AnimateOptions] = None, *, detector=None,
+                 models: Optional[Tuple[ModelConfig, Animator]] = None,
                  load_models: bool = True, **kwargs):
         if options is not None and kwargs:
             raise TypeError("pass either options= or keywords, not both")
         self.options = options or AnimateOptions.from_kwargs(**kwargs)
-        self._models: Optional[Tuple[ModelConfig, Animator]] = None
+        self._models: Optional[Tuple[ModelConfig, Animator]] = models
         self._detector = detector
         if load_models:
             self._load_models()

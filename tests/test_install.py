@@ -41,6 +41,7 @@ MODULE_DIST = {
     "imageio_ffmpeg": "imageio-ffmpeg", "tqdm": "tqdm", "yaml": "pyyaml",
     "paddle": "paddlepaddle", "cv2": "opencv-python-headless",
     "torch": "torch", "visualdl": "visualdl", "tflite": "tflite", "flatbuffers": "flatbuffers",
+    "gradio": "gradio",
 }
 
 

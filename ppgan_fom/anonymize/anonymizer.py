@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from ..errors import InputError
 from ..geometry import FACE_BOX_HALF_DIAGONAL, opaque_core_radius
@@ -41,6 +41,9 @@ class FaceAnonymizer:
             :class:`AnonymizeOptions` or :class:`~ppgan_fom.options.AnimateOptions`
             field, e.g. ``weight_path=..., config=..., detect_every=2``).
         detector: a ready ``faceutils`` detector (default: created from the options).
+        models: a ``(config, animator)`` pair from
+            :func:`~ppgan_fom.pipeline.load_animator` to share models already loaded
+            (default: loaded from the options' model fields).
 
     Target assignment: with one target face every track gets it; with several, track
     ``i`` (numbered by first appearance, then left to right) gets target ``i mod n``.
@@ -52,7 +55,7 @@ class FaceAnonymizer:
     """
 
     def __init__(self, options: Optional[AnonymizeOptions] = None, *, detector=None,
-                 **kwargs: Any) -> None:
+                 models: Optional[Tuple[Any, Any]] = None, **kwargs: Any) -> None:
         if options is not None and kwargs:
             raise TypeError("pass either options= or keywords, not both")
         self.options = options or AnonymizeOptions.from_kwargs(**kwargs)
@@ -63,7 +66,7 @@ class FaceAnonymizer:
                            "disc (radius %.2f x face size) does not cover the corners of the "
                            "face box (%.2f): parts of the original face may show through the "
                            "feathered edge", a.ratio, a.face_margin, core, FACE_BOX_HALF_DIAGONAL)
-        self.config, self.animator = load_animator(a)
+        self.config, self.animator = models if models is not None else load_animator(a)
         self._detector = detector
 
     @property
