@@ -1,5 +1,5 @@
 """End-to-end tests of video anonymization (ppgan_fom.anonymize) on clips built from
-real media: the 256x256 talking head of ../shared/media placed inside 1280x720 frames
+real media: the 256x256 talking head of docs/samples placed inside 1280x720 frames
 over a photo background, with a tone audio track.
 
 The small random-weight 64x64 model is used, so the generated faces look like noise:
@@ -28,21 +28,18 @@ from ppgan_fom.options import COVER_RATIO as DEFAULT_RATIO
 from ppgan_fom.errors import InputError, NoFaceError
 from ppgan_fom.options import AnimateOptions
 from ppgan_fom.media import VideoWriter, iter_frames, probe_video, read_image
+from sample_media import sample_media
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 REPO = Path(__file__).resolve().parents[1]
-MEDIA = REPO.parent / "shared" / "media"
 SMALL = REPO / "tests" / "data" / "fom_small64"
 HEAD_CLIP = "driving_fom_dv_256x256_3s.mp4"
 W, H, FPS = 1280, 720, 30
 
 
 def media(name: str) -> Path:
-    p = MEDIA / name
-    if not p.is_file():
-        pytest.skip(f"shared sample media not available: {p} (../shared/media is beside the "
-                    f"checkout in CI)")
-    return p
+    """A sample of ../shared/media, from the repository (tests/sample_media.py)."""
+    return sample_media(name)
 
 
 # --------------------------------------------------------------------------- #

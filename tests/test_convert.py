@@ -8,7 +8,8 @@ import numpy as np
 import paddle
 import pytest
 
-from conftest import shared_path
+from conftest import SMALL, optional_import
+from ppgan_fom.checkpoint import load_checkpoint
 from ppgan_fom.cli import convert_main as main
 from ppgan_fom.convert import paddle_name_to_torch, torch_name_to_paddle
 from ppgan_fom.config import from_dict
@@ -16,7 +17,7 @@ from ppgan_fom.errors import WeightsError
 from ppgan_fom.model import load_fomm
 from ppgan_fom.motion import normalize_kp
 
-torch = pytest.importorskip("torch", reason="torch is the optional converter dependency")
+torch = optional_import("torch", reason="torch is the optional converter dependency")
 
 
 def test_name_mapping():
@@ -28,14 +29,14 @@ def test_name_mapping():
 
 
 def _torch_ckpt_from_golden(path, extra=True):
-    w = np.load(shared_path("golden", "fom_small64", "fom_small64_random_weights.npz"))
+    state = load_checkpoint(SMALL / "fom_small64_random.pdparams")  # the golden weights
     ck = {"generator": {}, "kp_detector": {}}
-    for key in w.files:
-        part, name = key.split("/", 1)
-        tname = paddle_name_to_torch(name)
-        ck[part][tname] = torch.from_numpy(np.array(w[key]))
-        if tname.endswith("running_var"):
-            ck[part][tname[: -len("running_var")] + "num_batches_tracked"] = torch.tensor(5)
+    for part, params in state.items():
+        for name, value in params.items():
+            tname = paddle_name_to_torch(name)
+            ck[part][tname] = torch.from_numpy(np.array(value))
+            if tname.endswith("running_var"):
+                ck[part][tname[: -len("running_var")] + "num_batches_tracked"] = torch.tensor(5)
     if extra:
         ck["epoch"] = 3
         ck["optimizer_generator"] = {"state": {}, "param_groups": [{"lr": 2e-4}]}
@@ -45,7 +46,7 @@ def _torch_ckpt_from_golden(path, extra=True):
 def test_round_trip_reproduces_golden(tmp_path):
     src, dst = tmp_path / "vox-small.pth.tar", tmp_path / "vox-small.pdparams"
     _torch_ckpt_from_golden(src)
-    g = np.load(shared_path("golden", "fom_small64", "fom_small64_golden.npz"))
+    g = np.load(SMALL / "fom_small64_golden_trimmed.npz")
     cfg_path = tmp_path / "small.yaml"
     import yaml
 

@@ -14,8 +14,8 @@ import pytest
 import faceutils
 from ppgan_fom.geometry.boxes import box_iou
 from ppgan_fom.errors import InputError
+from sample_media import sample_media
 
-MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
 # the detector's own boxes when its port was validated: a regression reference, not
 # ground truth (hand-drawn labels: tests/test_detect_truth.py)
 REFERENCE = json.loads((Path(__file__).resolve().parent / "data" / "detect" /
@@ -24,10 +24,8 @@ PHOTOS = sorted(k for k in REFERENCE if not k.startswith("_"))
 
 
 def media(name: str) -> Path:
-    path = MEDIA / name
-    if not path.is_file():
-        pytest.skip(f"{path} not present (sample media live in ../shared/media)")
-    return path
+    """A sample of ../shared/media, from the repository (tests/sample_media.py)."""
+    return sample_media(name)
 
 
 @pytest.fixture(scope="module")

@@ -28,17 +28,14 @@ from ppgan_fom.media import (
 )
 from ppgan_fom.media.audio import can_copy_audio
 from ppgan_fom.media.encoders import H264Encoder, even_size, pad_to_even
+from sample_media import LONG_LOOPS, long_driving_clip, sample_media
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
-MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
 
 
 def media(name: str) -> Path:
-    """Path of a shared sample file, skipping the test if it is not available."""
-    p = MEDIA / name
-    if not p.is_file():
-        pytest.skip(f"shared sample media not available: {p}")
-    return p
+    """A sample of ../shared/media, from the repository (tests/sample_media.py)."""
+    return sample_media(name)
 
 
 def ffmpeg(*args: str) -> None:
@@ -107,8 +104,8 @@ def test_probe_and_read_3s_clip() -> None:
 
 
 def test_long_clip_is_not_mistaken_for_truncated() -> None:
-    p = media("driving_fom_dv_256x256.mp4")
-    assert sum(1 for _ in iter_frames(p)) == probe_video(p).n_frames == 1759
+    p = long_driving_clip()
+    assert sum(1 for _ in iter_frames(p)) == probe_video(p).n_frames == 90 * LONG_LOOPS
 
 
 def test_truncated_video_raises_unless_partial_allowed(caplog) -> None:
@@ -483,16 +480,33 @@ def test_ensure_writable_output(tmp_path: Path) -> None:
         ensure_writable_output(blocker / "out.mp4", [inp])
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write to read-only dirs")
+def _unwritable_dir(tmp_path: Path):
+    """A directory in which no file can be created, and how it was made. A normal user
+    gets one with chmod 555; root ignores permissions, so as root it is procfs (Linux),
+    where nobody can create a file (no privilege or special filesystem needed: CI
+    containers often run as root on overlayfs, where chattr +i does not work)."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o555)
+        return ro, "chmod"
+    proc = Path("/proc/self")
+    if not proc.is_dir():
+        pytest.skip("running as root without procfs: no directory root cannot write to")
+    return proc, "procfs"
+
+
 def test_ensure_writable_output_read_only_dir(tmp_path: Path) -> None:
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o555)
+    ro, how = _unwritable_dir(tmp_path)
     try:
-        with pytest.raises(OutputError, match="not writable"):
+        with pytest.raises(OutputError, match="not writable") as err:
             ensure_writable_output(ro / "out.mp4", [])
+        assert str(err.value).startswith(f"output directory {ro} is not writable: "), how
+        assert "\n" not in str(err.value)
     finally:
-        ro.chmod(0o755)
+        if how == "chmod":
+            ro.chmod(0o755)
+    assert not (ro / "out.mp4").exists()
 
 
 # --------------------------------------------------------------------------- #
