@@ -59,8 +59,9 @@ def optional_import(module: str, reason: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        pytest.fail(f"{module} is required here (PPGAN_FOM_REQUIRE) but cannot be imported: "
-                    f"{exc} ({reason})", pytrace=False)
+        problem = str(exc)
+    pytest.fail(f"{module} is required here (PPGAN_FOM_REQUIRE) but cannot be imported: "
+                f"{problem} ({reason})", pytrace=False)
 
 
 def shared_path(*parts: str) -> Path:

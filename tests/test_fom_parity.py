@@ -14,6 +14,7 @@ the mobile128 weights are rebuilt from their seed (tests/golden_weights.py).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -22,7 +23,7 @@ import pytest
 
 import golden_weights
 from conftest import DATA, SMALL
-from ppgan_fom.config import from_dict
+from ppgan_fom.config import from_dict, load_config
 from ppgan_fom.engine import EagerEngine, StaticEngine, make_engine
 from ppgan_fom.model import load_fomm
 from ppgan_fom.motion import normalize_kp
@@ -46,6 +47,14 @@ def _weights(name):
 
 
 def _config(name):
+    if name == "small64":  # the YAML the other tests use: one static export per session
+        cfg = load_config(str(SMALL / "fom_small64.yaml"))
+        assert dataclasses.replace(cfg, name="custom") == _golden_config(name)
+        return cfg
+    return _golden_config(name)
+
+
+def _golden_config(name):
     return from_dict(json.loads(str(_golden(name)["meta/config_json"])),
                      image_size=SETS[name][1])
 
