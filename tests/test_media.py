@@ -33,11 +33,6 @@ from sample_media import LONG_LOOPS, long_driving_clip, sample_media
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def media(name: str) -> Path:
-    """A sample of ../shared/media, from the repository (tests/sample_media.py)."""
-    return sample_media(name)
-
-
 def ffmpeg(*args: str) -> None:
     """Run the bundled ffmpeg quietly; fail the test on error."""
     subprocess.run([FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args], check=True)
@@ -91,7 +86,7 @@ def test_error_hierarchy_and_exit_codes() -> None:
 # probing and decoding the shared samples
 # --------------------------------------------------------------------------- #
 def test_probe_and_read_3s_clip() -> None:
-    p = media("driving_fom_dv_256x256_3s.mp4")
+    p = sample_media("driving_fom_dv_256x256_3s.mp4")
     info = probe_video(p)
     assert (info.fps, info.n_frames, info.width, info.height, info.has_audio) == (30.0, 90, 256, 256, False)
     assert info.duration == pytest.approx(3.0, abs=0.05)
@@ -109,7 +104,7 @@ def test_long_clip_is_not_mistaken_for_truncated() -> None:
 
 
 def test_truncated_video_raises_unless_partial_allowed(caplog) -> None:
-    p = media("bad_truncated_faststart.mp4")
+    p = sample_media("bad_truncated_faststart.mp4")
     with pytest.raises(VideoError, match="decoded 40 of 90 frames") as err:
         for _ in iter_frames(p):
             pass
@@ -121,7 +116,7 @@ def test_truncated_video_raises_unless_partial_allowed(caplog) -> None:
 
 
 def test_no_moov_video_error_names_the_file() -> None:
-    p = media("bad_truncated_no_moov.mp4")
+    p = sample_media("bad_truncated_no_moov.mp4")
     with pytest.raises(VideoError, match="moov") as err:
         probe_video(p)
     assert str(p) in str(err.value) and "\n" not in str(err.value)
@@ -444,10 +439,10 @@ def test_read_image_errors_name_the_file(tmp_path: Path) -> None:
 
 def test_read_image_shared_bad_files_and_input_unchanged(tmp_path: Path) -> None:
     for name in ("bad_not_an_image.png", "bad_truncated.png"):
-        p = media(name)
+        p = sample_media(name)
         with pytest.raises(InputError, match=name):
             read_image(p)
-    src = media("single_face_fom_source_256x256.png")
+    src = sample_media("single_face_fom_source_256x256.png")
     copy = tmp_path / src.name
     shutil.copy2(src, copy)
     before = (copy.read_bytes(), copy.stat().st_mtime_ns)

@@ -33,7 +33,8 @@ CASES = textwrap.dedent("""
 def _pytest(tmp_path: Path, require: str):
     case = tmp_path / "test_cases.py"
     case.write_text(CASES)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+    path = os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, PYTHONPATH=path)
     env.pop("PPGAN_FOM_REQUIRE", None)
     if require:
         env["PPGAN_FOM_REQUIRE"] = require

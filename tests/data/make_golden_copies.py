@@ -45,7 +45,8 @@ FOMM_KEYS += [f"{mode}/dense/{k}" for mode in ("relative", "absolute")
 #: keys with one entry per driving frame (first axis)
 PER_FRAME = ("driving", "kp_driving/", "kp_norm", "relative/", "absolute/")
 #: keys of the PyTorch outputs the parity test reads
-TORCH_KEYS = [f"{kp}/{part}" for kp in ("kp_source", "kp_driving") for part in ("value", "jacobian")]
+TORCH_KEYS = [f"{kp}/{part}" for kp in ("kp_source", "kp_driving")
+              for part in ("value", "jacobian")]
 TORCH_KEYS += ["kp_norm/value"]
 TORCH_KEYS += [f"{mode}/{k}" for mode in ("relative", "absolute")
                for k in ("original/prediction", "dense/mask", "dense/deformation",
