@@ -94,10 +94,12 @@ def draw_step(step: dict) -> np.ndarray:
 
 
 def draw(steps: List[dict], seed: int) -> Dict[str, np.ndarray]:
-    """Replay the recipe's draws after ``paddle.seed(seed)``; returns the named tensors.
-    Paddle's global generator state is restored afterwards."""
+    """Replay the recipe's draws on the CPU after ``paddle.seed(seed)``; returns the named
+    tensors. Paddle's device and generator state are restored afterwards."""
     import paddle
 
+    device = paddle.device.get_device()
+    paddle.device.set_device("cpu")  # the CPU generator made the originals
     saved = paddle.get_rng_state()
     out: Dict[str, np.ndarray] = {}
     try:
@@ -108,6 +110,7 @@ def draw(steps: List[dict], seed: int) -> Dict[str, np.ndarray]:
                 out[step["name"]] = value
     finally:
         paddle.set_rng_state(saved)
+        paddle.device.set_device(device)
     return out
 
 
