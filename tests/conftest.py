@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from types import ModuleType
@@ -17,8 +18,12 @@ import sample_media
 os.environ.setdefault("PPGAN_FOM_OFFLINE", "1")  # tests never download
 # ... and never pick up weights from a PaddleGAN cache in the real home directory
 os.environ.setdefault("PPGAN_FOM_REUSE_PADDLEGAN", "0")
-# exported inference graphs of the test models go to a per-session temp dir
-os.environ.setdefault("PPGAN_FOM_ENGINE_CACHE", tempfile.mkdtemp(prefix="ppgan_fom_engines-"))
+# exported inference graphs of the test models go to a per-session temp dir (removed at
+# the end; a cache the caller names is kept)
+_ENGINE_CACHE = None
+if "PPGAN_FOM_ENGINE_CACHE" not in os.environ:
+    _ENGINE_CACHE = tempfile.mkdtemp(prefix="ppgan_fom_engines-")
+    os.environ["PPGAN_FOM_ENGINE_CACHE"] = _ENGINE_CACHE
 # the default (static, Paddle Inference) engine must work in tests: a failed export is
 # an error here, not the users' warning and eager fallback (subprocesses inherit it)
 os.environ.setdefault("PPGAN_FOM_STRICT_ENGINE", "1")
@@ -36,6 +41,8 @@ def pytest_configure(config):
 def pytest_sessionfinish(session, exitstatus):
     sample_media.cleanup()
     golden_weights.cleanup()
+    if _ENGINE_CACHE is not None:
+        shutil.rmtree(_ENGINE_CACHE, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
