@@ -31,6 +31,7 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
+from .errors import RuntimeFailure
 from .modules import KPDetector, OcclusionAwareGenerator
 from .modules.inference_layers import fast_inference_layers
 
@@ -255,7 +256,11 @@ def make_engine(kind: Optional[str], generator, kp_detector, image_size: int,
                 device: str) -> EagerEngine:
     """``kind``: 'static' (default; Paddle Inference), 'eager' (reference), or None =
     ``$PPGAN_FOM_ENGINE`` or 'static'. Falls back to eager with a warning if the export
-    fails."""
+    fails, unless ``$PPGAN_FOM_STRICT_ENGINE=1`` (the test suite sets it).
+
+    Raises:
+        RuntimeFailure: strict mode and the static engine could not be built.
+    """
     kind = kind or os.environ.get("PPGAN_FOM_ENGINE", "static")
     if kind == "eager":
         logger.info("inference engine: eager (dynamic graph)")
@@ -268,6 +273,9 @@ def make_engine(kind: Optional[str], generator, kp_detector, image_size: int,
         key = cache_key(weights, cfg_repr, image_size, getattr(generator, "inference", True))
         return StaticEngine(generator, kp_detector, image_size, key, threads, gpu, fp16)
     except Exception as exc:  # export or predictor creation failed: stay correct, be slower
-        logger.warning("static inference engine unavailable (%s: %s); using eager mode",
-                       exc.__class__.__name__, str(exc).splitlines()[0] if str(exc) else "")
+        reason = f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        if os.environ.get("PPGAN_FOM_STRICT_ENGINE", "") in ("1", "true", "yes"):
+            raise RuntimeFailure(f"static inference engine unavailable ({reason}) and "
+                                 f"PPGAN_FOM_STRICT_ENGINE is set") from exc
+        logger.warning("static inference engine unavailable (%s); using eager mode", reason)
         return EagerEngine(generator, kp_detector)

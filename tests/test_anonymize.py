@@ -1,5 +1,5 @@
 """End-to-end tests of video anonymization (ppgan_fom.anonymize) on clips built from
-real media: the 256x256 talking head of ../shared/media placed inside 1280x720 frames
+real media: the 256x256 talking head of docs/samples placed inside 1280x720 frames
 over a photo background, with a tone audio track.
 
 The small random-weight 64x64 model is used, so the generated faces look like noise:
@@ -28,21 +28,14 @@ from ppgan_fom.options import COVER_RATIO as DEFAULT_RATIO
 from ppgan_fom.errors import InputError, NoFaceError
 from ppgan_fom.options import AnimateOptions
 from ppgan_fom.media import VideoWriter, iter_frames, probe_video, read_image
+from sample_media import sample_media
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 REPO = Path(__file__).resolve().parents[1]
-MEDIA = REPO.parent / "shared" / "media"
 SMALL = REPO / "tests" / "data" / "fom_small64"
 HEAD_CLIP = "driving_fom_dv_256x256_3s.mp4"
 W, H, FPS = 1280, 720, 30
 
-
-def media(name: str) -> Path:
-    p = MEDIA / name
-    if not p.is_file():
-        pytest.skip(f"shared sample media not available: {p} (../shared/media is beside the "
-                    f"checkout in CI)")
-    return p
 
 
 # --------------------------------------------------------------------------- #
@@ -50,7 +43,6 @@ def media(name: str) -> Path:
 # --------------------------------------------------------------------------- #
 @pytest.fixture(scope="module")
 def anonymizer() -> FaceAnonymizer:
-    media(HEAD_CLIP)
     return FaceAnonymizer(config=str(SMALL / "fom_small64.yaml"),
                           weight_path=str(SMALL / "fom_small64_random.pdparams"),
                           batch_size=8, cpu=True)
@@ -59,7 +51,7 @@ def anonymizer() -> FaceAnonymizer:
 @pytest.fixture(scope="module")
 def head_frames() -> List[np.ndarray]:
     """The 90 frames (256, 256, 3) of the talking-head clip."""
-    return list(iter_frames(media(HEAD_CLIP)))
+    return list(iter_frames(sample_media(HEAD_CLIP)))
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +78,7 @@ def tone(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def background() -> np.ndarray:
     """A face-free photo (grass) resized to 1280x720."""
-    return cv2.resize(read_image(media("no_face_grass_780x519.jpg")), (W, H),
+    return cv2.resize(read_image(sample_media("no_face_grass_780x519.jpg")), (W, H),
                       interpolation=cv2.INTER_CUBIC)
 
 
@@ -197,7 +189,7 @@ def test_single_moving_head(tmp_path, anonymizer, head_frames, head_boxes, tone,
                   for i in range(n)]
     clip = tmp_path / "one.mp4"
     truth = build_clip(clip, [background] * n, placements, head_frames, head_boxes, audio=tone)
-    target = media("single_face_fom_source_256x256.png")
+    target = sample_media("single_face_fom_source_256x256.png")
     rec = Recorder(truth)
     out = anonymizer.run(clip, [target], tmp_path / "out" / "one_anon.mp4", on_frame=rec)
 
@@ -254,8 +246,8 @@ def test_two_people_two_tracks_each_replaced(tmp_path, anonymizer, head_frames, 
                   for i in range(n)]
     clip = tmp_path / "two.mp4"
     truth = build_clip(clip, [small_background] * n, placements, head_frames, head_boxes)
-    targets = [media("single_face_fom_source_256x256.png"),
-               media("single_face_astronaut_512x512.png")]
+    targets = [sample_media("single_face_fom_source_256x256.png"),
+               sample_media("single_face_astronaut_512x512.png")]
     rec = Recorder(truth)
     with options_changed(anonymizer, detect_every=2):
         out = anonymizer.run(clip, targets, tmp_path / "two_anon.mp4",
@@ -295,7 +287,7 @@ def test_hard_cut_gives_separate_tracks(tmp_path, anonymizer, head_frames, head_
     rec = Recorder(truth)
     # sparse detection: the first frame of the new shot is still always detected
     with options_changed(anonymizer, detect_every=2):
-        anonymizer.run(clip, media("single_face_fom_source_256x256.png"),
+        anonymizer.run(clip, sample_media("single_face_fom_source_256x256.png"),
                        tmp_path / "cut_anon.mkv", on_frame=rec)
     report = json.loads((tmp_path / "cut_anon.json").read_text())
     assert report["scene_cuts"] == [cut]
@@ -317,7 +309,7 @@ def test_hard_cut_gives_separate_tracks(tmp_path, anonymizer, head_frames, head_
 # inputs, options, CLI
 # --------------------------------------------------------------------------- #
 def test_target_without_face_is_named(tmp_path, anonymizer):
-    grass = media("no_face_grass_780x519.jpg")
+    grass = sample_media("no_face_grass_780x519.jpg")
     with pytest.raises(NoFaceError, match="no_face_grass_780x519.jpg"):
         anonymizer.prepare_targets([grass])
 
@@ -334,7 +326,8 @@ def test_cli_end_to_end_and_errors(tmp_path, head_frames, tone):
     common = ["--video", str(clip), "--config", str(SMALL / "fom_small64.yaml"),
               "--weight_path", str(SMALL / "fom_small64_random.pdparams"), "--cpu", "--quiet"]
     out = tmp_path / "o" / "small_anon.mp4"
-    rc = anonymize_main(common + ["--target_face", str(media("single_face_astronaut_512x512.png")),
+    rc = anonymize_main(common + ["--target_face",
+                                  str(sample_media("single_face_astronaut_512x512.png")),
                                   "--output", str(out), "--report", str(tmp_path / "rep.json"),
                                   "--detect_every", "3"])
     assert rc == 0
@@ -345,7 +338,7 @@ def test_cli_end_to_end_and_errors(tmp_path, head_frames, tone):
     assert not default_report_path(out).exists()
     # a target with no face: exit code 2, nothing written
     bad_out = tmp_path / "bad.mp4"
-    rc = anonymize_main(common + ["--target_face", str(media("no_face_grass_780x519.jpg")),
+    rc = anonymize_main(common + ["--target_face", str(sample_media("no_face_grass_780x519.jpg")),
                                   "--output", str(bad_out)])
     assert rc == 2 and not bad_out.exists()
     # output equal to the input, or not a video file name, is refused before any work

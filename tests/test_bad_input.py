@@ -40,11 +40,12 @@ import av
 
 import ppgan_fom.media.paths as media_paths
 import ppgan_fom.media.writer as media_writer
-from conftest import REPO, SMALL, shared_path
+from conftest import REPO, SMALL, optional_import
 from pipeline_helpers import FFMPEG, stream_durations
 from ppgan_fom.cli import EXIT_CODES, anonymize_main, demo_main
 from ppgan_fom.media import VideoWriter, iter_frames, probe_video, read_frames, read_image
 from ppgan_fom.checkpoint import load_checkpoint, save_checkpoint
+from sample_media import long_driving_clip, sample_media
 
 CFG = SMALL / "fom_small64.yaml"
 WEIGHTS = SMALL / "fom_small64_random.pdparams"
@@ -157,13 +158,13 @@ def media_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def face() -> Path:
-    return shared_path("media", "single_face_fom_source_256x256.png")
+    return sample_media("single_face_fom_source_256x256.png")
 
 
 @pytest.fixture(scope="module")
 def clip5(media_dir) -> Path:
     """5 frames (30 fps, 256x256, no audio) of the sample talking head."""
-    src = shared_path("media", "driving_fom_dv_256x256_3s.mp4")
+    src = sample_media("driving_fom_dv_256x256_3s.mp4")
     out = media_dir / "drive5.mp4"
     ffmpeg("-i", str(src), "-frames:v", "5", "-an", "-c:v", "libx264", "-pix_fmt", "yuv420p",
            str(out))
@@ -214,7 +215,7 @@ def test_missing_or_directory_input(cli, tmp_path, face, clip5, which, kind):
 # --------------------------------------------------------------------------- broken images
 @pytest.fixture(scope="module")
 def truncated_jpeg(media_dir) -> Path:
-    data = shared_path("media", "multi_face_two_people_1126x661.jpg").read_bytes()
+    data = sample_media("multi_face_two_people_1126x661.jpg").read_bytes()
     out = media_dir / "truncated.jpg"
     out.write_bytes(data[: len(data) // 2])
     return out
@@ -227,13 +228,13 @@ def truncated_jpeg(media_dir) -> Path:
     ("driving_fom_dv_256x256_3s.mp4", "not an image"),  # a video given as the photo
 ])
 def test_unreadable_source_image(cli, clip5, truncated_jpeg, name, problem):
-    src = truncated_jpeg if name == "truncated.jpg" else shared_path("media", name)
+    src = truncated_jpeg if name == "truncated.jpg" else sample_media(name)
     assert_refused(cli(src, clip5), 2, str(src), problem)
 
 
 # --------------------------------------------------------------------------- broken videos
 def test_video_without_moov_atom(cli, face):
-    bad = shared_path("media", "bad_truncated_no_moov.mp4")
+    bad = sample_media("bad_truncated_no_moov.mp4")
     assert_refused(cli(face, bad), 2, f"cannot open video {bad}", "moov atom not found")
 
 
@@ -244,14 +245,14 @@ def test_text_file_named_mp4(cli, tmp_path, face):
 
 
 def test_partly_decodable_video_is_an_error_by_default(cli, face):
-    bad = shared_path("media", "bad_truncated_faststart.mp4")  # header: 90 frames; 40 decode
+    bad = sample_media("bad_truncated_faststart.mp4")  # header: 90 frames; 40 decode
     msg = assert_refused(cli(face, bad), 2, str(bad), "decoded 40 of 90 frames",
                          "--allow_partial_video")
     assert "truncated" in msg
 
 
 def test_partly_decodable_video_opt_in_keeps_decodable_frames(cli, face):
-    bad = shared_path("media", "bad_truncated_faststart.mp4")
+    bad = sample_media("bad_truncated_faststart.mp4")
     run = cli(face, bad, "--allow_partial_video")
     assert run.rc == 0, run.stderr
     assert "decoded 40 of 90 frames" in run.stderr  # still warned about
@@ -278,8 +279,8 @@ def zero_frame_videos(media_dir):
     ("still_jpg", "not a video (still image"),
 ])
 def test_zero_frame_video_or_still_image_as_driving(cli, face, zero_frame_videos, case, problem):
-    driving = {"still_png": lambda: shared_path("media", "single_face_astronaut_512x512.png"),
-               "still_jpg": lambda: shared_path("media", "multi_face_two_people_1126x661.jpg"),
+    driving = {"still_png": lambda: sample_media("single_face_astronaut_512x512.png"),
+               "still_jpg": lambda: sample_media("multi_face_two_people_1126x661.jpg"),
                }.get(case, lambda: zero_frame_videos[case])()
     assert_refused(cli(face, driving), 2, str(driving), problem)
 
@@ -355,9 +356,9 @@ HUGE_LIMIT_MB = 3000
 
 @pytest.mark.slow
 def test_huge_photo_works_within_memory_limits(tmp_path, clip5):
-    bg = Image.open(shared_path("media", "no_face_grass_780x519.jpg")).convert("RGB")
+    bg = Image.open(sample_media("no_face_grass_780x519.jpg")).convert("RGB")
     photo = bg.resize((8000, 6000), Image.Resampling.BILINEAR)
-    face_img = Image.open(shared_path("media", "single_face_fom_source_256x256.png"))
+    face_img = Image.open(sample_media("single_face_fom_source_256x256.png"))
     photo.paste(face_img.convert("RGB").resize((1200, 1200), Image.Resampling.BICUBIC),
                 (3400, 2400))
     src = tmp_path / "huge_8000x6000.jpg"
@@ -398,7 +399,7 @@ def test_large_frames_use_the_low_memory_encoder(tmp_path):
 
 # --------------------------------------------------------------------------- no face
 def test_photo_without_face(cli, clip5):
-    src = shared_path("media", "no_face_grass_780x519.jpg")
+    src = sample_media("no_face_grass_780x519.jpg")
     msg = assert_refused(cli(src, clip5), 2)
     assert msg == f"error: no face found in {src}"
 
@@ -442,7 +443,7 @@ def test_odd_output_size(cli, tmp_path, face, clip5):
 
 
 def test_variable_frame_rate_video(cli, tmp_path, face):
-    src = shared_path("media", "driving_fom_dv_256x256_3s.mp4")
+    src = sample_media("driving_fom_dv_256x256_3s.mp4")
     vfr = tmp_path / "vfr.mp4"  # 4 frames at 10 fps, then 6 at 25 fps
     ffmpeg("-i", str(src), "-vf", "setpts='if(lt(N,4),N*0.1/TB,(0.4+(N-4)*0.04)/TB)'",
            "-frames:v", "10", "-fps_mode", "vfr", "-enc_time_base", "1:1000", "-an", "-c:v", "libx264",
@@ -601,7 +602,7 @@ def _processes_mentioning(text: str) -> List[str]:
 
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT to a process group")
 def test_ctrl_c_mid_run(tmp_path, face):
-    driving = shared_path("media", "driving_fom_dv_256x256.mp4")  # 1759 frames: still running
+    driving = long_driving_clip()  # 1800 frames: still running
     out_dir = tmp_path / "out"
     before = {p: sha256(p) for p in (face, driving, WEIGHTS)}
     proc = subprocess.Popen([sys.executable, str(DEMO), "--config", str(CFG), "--weight_path",
@@ -704,7 +705,7 @@ def test_malicious_pdparams_runs_no_code(cli, tmp_path, face, clip5):
 
 
 def test_malicious_pth_tar_conversion_runs_no_code(tmp_path, capsys):
-    torch = pytest.importorskip("torch")
+    torch = optional_import("torch", reason="torch is the optional converter dependency")
     from ppgan_fom.cli import convert_main
 
     marker = tmp_path / "code_ran"

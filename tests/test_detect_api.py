@@ -14,20 +14,14 @@ import pytest
 import faceutils
 from ppgan_fom.geometry.boxes import box_iou
 from ppgan_fom.errors import InputError
+from sample_media import sample_media
 
-MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
 # the detector's own boxes when its port was validated: a regression reference, not
 # ground truth (hand-drawn labels: tests/test_detect_truth.py)
 REFERENCE = json.loads((Path(__file__).resolve().parent / "data" / "detect" /
                         "blazeface_reference_boxes.json").read_text())
 PHOTOS = sorted(k for k in REFERENCE if not k.startswith("_"))
 
-
-def media(name: str) -> Path:
-    path = MEDIA / name
-    if not path.is_file():
-        pytest.skip(f"{path} not present (sample media live in ../shared/media)")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +31,7 @@ def detector():
 
 @pytest.fixture(scope="module")
 def images():
-    return {name: faceutils.read_rgb(media(name)) for name in PHOTOS}
+    return {name: faceutils.read_rgb(sample_media(name)) for name in PHOTOS}
 
 
 # ------------------------------------------------------------------ registry
@@ -156,7 +150,7 @@ def test_tile_grid_covers_image():
 
 @pytest.mark.parametrize("name", ["bad_not_an_image.png", "bad_truncated.png"])
 def test_bad_image_file_gives_one_line_error_naming_it(detector, name):
-    path = media(name)
+    path = sample_media(name)
     with pytest.raises(InputError) as err:
         faceutils.detect_file(path, detector)
     msg = str(err.value)
@@ -168,7 +162,7 @@ def test_command_line_bad_file_one_line_exit_2():
     import subprocess
     import sys
 
-    path = media("bad_not_an_image.png")
+    path = sample_media("bad_not_an_image.png")
     out = subprocess.run([sys.executable, "-m", "faceutils", str(path)], capture_output=True,
                          text=True, cwd=Path(__file__).resolve().parents[1])
     assert out.returncode == 2
@@ -182,7 +176,7 @@ def test_missing_file(detector, tmp_path):
 
 
 def test_detect_file_on_a_photo(detector):
-    dets = faceutils.detect_file(media("single_face_astronaut_512x512.png"), detector)
+    dets = faceutils.detect_file(sample_media("single_face_astronaut_512x512.png"), detector)
     assert dets.shape == (1, 5)
 
 

@@ -1,4 +1,6 @@
-"""S3FD parity with PaddleGAN's golden vectors (../shared/golden/s3fd)."""
+"""S3FD parity with PaddleGAN's golden vectors (../shared/golden/s3fd; the raw maps and
+post-processing goldens are copied to tests/data/s3fd, the 90 MB random weights are
+rebuilt from their seed by tests/golden_weights.py)."""
 
 from __future__ import annotations
 
@@ -11,15 +13,18 @@ import pytest
 from faceutils import s3fd_post
 from ppgan_fom.errors import WeightsError
 
-GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden" / "s3fd"
+import golden_weights
+
+GOLDEN = Path(__file__).resolve().parent / "data" / "s3fd"
 REPO = Path(__file__).resolve().parents[1]
 
 
 def golden(name: str) -> Path:
-    path = GOLDEN / name
-    if not path.is_file():
-        pytest.skip(f"{path} not present (S3FD golden vectors live in ../shared/golden/s3fd)")
-    return path
+    """A golden file of ../shared/golden/s3fd: the copy in tests/data, or for the weights
+    the file rebuilt from the seed (checked against the original's sha256)."""
+    if name == "s3fd_random_seed42.pdparams":
+        return golden_weights.weights_file("s3fd")
+    return GOLDEN / name
 
 
 def raw_outputs(npz) -> list:

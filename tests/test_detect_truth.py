@@ -46,9 +46,9 @@ def match(labels: dict, dets: np.ndarray) -> Tuple[dict, List[int]]:
 def photo_path(key: str, where: str) -> Path:
     if where == "repo":
         return REPO / key
-    from conftest import shared_path
+    from sample_media import sample_media  # copies of ../shared/media in the repository
 
-    return shared_path("media", key)
+    return sample_media(key)
 
 
 REPO_CASES = sorted((k, e) for k, e in face_labels().items() if e["where"] == "repo")

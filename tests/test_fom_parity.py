@@ -4,18 +4,27 @@ Tolerances are those recommended in ../shared/golden/README.md section 7:
 keypoints / normalize_kp atol 5e-5; generator fed golden keypoints: prediction and
 deformed atol 5e-4, mask / occlusion / deformation atol 5e-5; end to end: prediction
 atol 5e-3 with mean abs < 1e-4.
+
+The layer tests call the Paddle layers (every intermediate output); the engine tests
+run what users get, ``make_engine`` with both engines: ``static`` (the default, Paddle
+Inference; the suite sets ``PPGAN_FOM_STRICT_ENGINE`` so it cannot fall back to eager
+unnoticed) and ``eager``. Golden data: trimmed copies in tests/data (README there);
+the mobile128 weights are rebuilt from their seed (tests/golden_weights.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import paddle
 import pytest
 
-from conftest import SMALL, shared_path
-from ppgan_fom.config import from_dict
+import golden_weights
+from conftest import DATA, SMALL
+from ppgan_fom.config import from_dict, load_config
+from ppgan_fom.engine import EagerEngine, StaticEngine, make_engine
 from ppgan_fom.model import load_fomm
 from ppgan_fom.motion import normalize_kp
 
@@ -23,11 +32,31 @@ SETS = {  # name -> (golden dir, image size)
     "small64": ("fom_small64", 64),
     "mobile128": ("fom_mobile128", 128),
 }
+ENGINES = {"static": StaticEngine, "eager": EagerEngine}
 
 
 def _golden(name):
     d, _ = SETS[name]
-    return np.load(shared_path("golden", d, f"{d}_golden.npz"))
+    return np.load(DATA / d / f"{d}_golden_trimmed.npz")
+
+
+def _weights(name):
+    if name == "small64":
+        return SMALL / "fom_small64_random.pdparams"
+    return golden_weights.weights_file("fom_mobile128")
+
+
+def _config(name):
+    if name == "small64":  # the YAML the other tests use: one static export per session
+        cfg = load_config(str(SMALL / "fom_small64.yaml"))
+        assert dataclasses.replace(cfg, name="custom") == _golden_config(name)
+        return cfg
+    return _golden_config(name)
+
+
+def _golden_config(name):
+    return from_dict(json.loads(str(_golden(name)["meta/config_json"])),
+                     image_size=SETS[name][1])
 
 
 _MODELS = {}
@@ -36,12 +65,22 @@ _MODELS = {}
 def _models(name, inference):
     key = (name, inference)
     if key not in _MODELS:
-        d, size = SETS[name]
-        g = _golden(name)
-        cfg = from_dict(json.loads(str(g["meta/config_json"])), image_size=size)
-        _MODELS[key] = load_fomm(cfg, shared_path("golden", d, f"{d}_random.pdparams"),
-                                 inference=inference)
+        _MODELS[key] = load_fomm(_config(name), _weights(name), inference=inference)
     return _MODELS[key]
+
+
+_ENGINES = {}
+
+
+def _engine(name, kind):
+    """The engine users get for the predictor variant (``inference=True``)."""
+    if (name, kind) not in _ENGINES:
+        gen, kp = _models(name, True)
+        cfg = _config(name)
+        eng = make_engine(kind, gen, kp, cfg.image_size, _weights(name), repr(cfg), 2, "cpu")
+        assert type(eng) is ENGINES[kind], f"asked for {kind}, got {type(eng).__name__}"
+        _ENGINES[name, kind] = eng
+    return _ENGINES[name, kind]
 
 
 def _t(a):
@@ -145,7 +184,7 @@ def test_end_to_end_relative(name, variant):
 @pytest.mark.parametrize("mode", ["relative", "absolute"])
 def test_against_original_pytorch(mode):
     """The same weights through the original PyTorch FOMM (torch outputs file)."""
-    t = np.load(shared_path("golden", "fom_small64", "fom_small64_torch_outputs.npz"))
+    t = np.load(SMALL / "fom_small64_torch_outputs_trimmed.npz")
     g = _golden("small64")
     gen, kp = _models("small64", False)
     n = g["driving"].shape[0]
@@ -167,26 +206,54 @@ def test_against_original_pytorch(mode):
         _close(out[k].numpy(), t[f"{mode}/dense/{k}"], 5e-4, f"torch dense {k}")
 
 
-def test_trimmed_copy_in_repo():
-    """The copy under tests/data works without ../shared (what a user's clone runs)."""
-    g = np.load(SMALL / "fom_small64_golden_trimmed.npz")
-    cfg = from_dict(json.loads(str(g["meta/config_json"])), image_size=64)
-    gen, kp = load_fomm(cfg, SMALL / "fom_small64_random.pdparams", inference=True)
-    n = g["driving"].shape[0]
-    with paddle.no_grad():
-        ks, kd = kp(_t(g["source"])), kp(_t(g["driving"]))
-        _close(kd["value"].numpy(), g["kp_driving/value"], 5e-5, "kp_driving")
-        kn = normalize_kp(ks, kd, {k: v[0:1] for k, v in kd.items()}, True, True, True)
-        out = gen(paddle.tile(_t(g["source"]), [n, 1, 1, 1]), kp_driving=kn,
-                  kp_source=_tile(ks, n))
-    _close(out["prediction"].numpy(), g["relative/predictor/prediction"], 5e-3, "prediction")
-
-
 def test_border_blend_matches_paddlegan():
     from ppgan_fom.modules.border_blend import border_blend_map
 
-    ref = np.load(shared_path("golden", "fom_predictor_border_blend.npz"))
+    ref = np.load(DATA / "fom" / "fom_predictor_border_blend.npz")
     sizes = [int(k.split("_")[-1]) for k in ref.files if k.startswith("border_blend_")]
     assert sizes
     for n in sizes:
         _close(border_blend_map(n, n), ref[f"border_blend_{n}"], 1e-6, f"border blend {n}")
+
+
+# ----------------------------------------------------------------- engines (the product path)
+
+@pytest.mark.parametrize("kind", list(ENGINES))
+@pytest.mark.parametrize("name", list(SETS))
+def test_engine_keypoints(name, kind):
+    g = _golden(name)
+    eng = _engine(name, kind)
+    ks, kd = eng.keypoints(_t(g["source"])), eng.keypoints(_t(g["driving"]))
+    for part in ("value", "jacobian"):
+        _close(ks[part].numpy(), g[f"kp_source/{part}"], 5e-5, f"{kind} kp_source/{part}")
+        _close(kd[part].numpy(), g[f"kp_driving/{part}"], 5e-5, f"{kind} kp_driving/{part}")
+
+
+@pytest.mark.parametrize("kind", list(ENGINES))
+@pytest.mark.parametrize("name", list(SETS))
+@pytest.mark.parametrize("mode", ["relative", "absolute"])
+def test_engine_generate_isolated(name, kind, mode):
+    """``generate`` fed the golden keypoints and the encoder features of the source."""
+    g = _golden(name)
+    eng = _engine(name, kind)
+    n = g["driving"].shape[0]
+    src = paddle.tile(_t(g["source"]), [n, 1, 1, 1])
+    kd = _kp(g, "kp_norm" if mode == "relative" else "kp_driving")
+    pred = eng.generate(src, eng.encode(src), kd, _tile(_kp(g, "kp_source"), n))
+    _close(pred.numpy(), g[f"{mode}/predictor/prediction"], 5e-4, f"{kind} {mode} prediction")
+
+
+@pytest.mark.parametrize("kind", list(ENGINES))
+@pytest.mark.parametrize("name", list(SETS))
+def test_engine_end_to_end_relative(name, kind):
+    g = _golden(name)
+    eng = _engine(name, kind)
+    n = g["driving"].shape[0]
+    src = _t(g["source"])
+    ks, kd = eng.keypoints(src), eng.keypoints(_t(g["driving"]))
+    kn = normalize_kp(ks, kd, {k: v[0:1] for k, v in kd.items()}, True, True, True)
+    srcs = paddle.tile(src, [n, 1, 1, 1])
+    pred = eng.generate(srcs, eng.encode(srcs), kn, _tile(ks, n))
+    diff = _close(pred.numpy(), g["relative/predictor/prediction"], 5e-3,
+                  f"{kind} e2e prediction")
+    assert diff.mean() < E2E_MEAN[name], f"{kind} e2e mean abs diff {diff.mean():.3g}"

@@ -28,17 +28,9 @@ from ppgan_fom.media import (
 )
 from ppgan_fom.media.audio import can_copy_audio
 from ppgan_fom.media.encoders import H264Encoder, even_size, pad_to_even
+from sample_media import LONG_LOOPS, long_driving_clip, sample_media
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
-MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
-
-
-def media(name: str) -> Path:
-    """Path of a shared sample file, skipping the test if it is not available."""
-    p = MEDIA / name
-    if not p.is_file():
-        pytest.skip(f"shared sample media not available: {p}")
-    return p
 
 
 def ffmpeg(*args: str) -> None:
@@ -94,7 +86,7 @@ def test_error_hierarchy_and_exit_codes() -> None:
 # probing and decoding the shared samples
 # --------------------------------------------------------------------------- #
 def test_probe_and_read_3s_clip() -> None:
-    p = media("driving_fom_dv_256x256_3s.mp4")
+    p = sample_media("driving_fom_dv_256x256_3s.mp4")
     info = probe_video(p)
     assert (info.fps, info.n_frames, info.width, info.height, info.has_audio) == (30.0, 90, 256, 256, False)
     assert info.duration == pytest.approx(3.0, abs=0.05)
@@ -107,12 +99,12 @@ def test_probe_and_read_3s_clip() -> None:
 
 
 def test_long_clip_is_not_mistaken_for_truncated() -> None:
-    p = media("driving_fom_dv_256x256.mp4")
-    assert sum(1 for _ in iter_frames(p)) == probe_video(p).n_frames == 1759
+    p = long_driving_clip()
+    assert sum(1 for _ in iter_frames(p)) == probe_video(p).n_frames == 90 * LONG_LOOPS
 
 
 def test_truncated_video_raises_unless_partial_allowed(caplog) -> None:
-    p = media("bad_truncated_faststart.mp4")
+    p = sample_media("bad_truncated_faststart.mp4")
     with pytest.raises(VideoError, match="decoded 40 of 90 frames") as err:
         for _ in iter_frames(p):
             pass
@@ -124,7 +116,7 @@ def test_truncated_video_raises_unless_partial_allowed(caplog) -> None:
 
 
 def test_no_moov_video_error_names_the_file() -> None:
-    p = media("bad_truncated_no_moov.mp4")
+    p = sample_media("bad_truncated_no_moov.mp4")
     with pytest.raises(VideoError, match="moov") as err:
         probe_video(p)
     assert str(p) in str(err.value) and "\n" not in str(err.value)
@@ -447,10 +439,10 @@ def test_read_image_errors_name_the_file(tmp_path: Path) -> None:
 
 def test_read_image_shared_bad_files_and_input_unchanged(tmp_path: Path) -> None:
     for name in ("bad_not_an_image.png", "bad_truncated.png"):
-        p = media(name)
+        p = sample_media(name)
         with pytest.raises(InputError, match=name):
             read_image(p)
-    src = media("single_face_fom_source_256x256.png")
+    src = sample_media("single_face_fom_source_256x256.png")
     copy = tmp_path / src.name
     shutil.copy2(src, copy)
     before = (copy.read_bytes(), copy.stat().st_mtime_ns)
@@ -483,16 +475,33 @@ def test_ensure_writable_output(tmp_path: Path) -> None:
         ensure_writable_output(blocker / "out.mp4", [inp])
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write to read-only dirs")
+def _unwritable_dir(tmp_path: Path):
+    """A directory in which no file can be created, and how it was made. A normal user
+    gets one with chmod 555; root ignores permissions, so as root it is procfs (Linux),
+    where nobody can create a file (no privilege or special filesystem needed: CI
+    containers often run as root on overlayfs, where chattr +i does not work)."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o555)
+        return ro, "chmod"
+    proc = Path("/proc/self")
+    if not proc.is_dir():
+        pytest.skip("running as root without procfs: no directory root cannot write to")
+    return proc, "procfs"
+
+
 def test_ensure_writable_output_read_only_dir(tmp_path: Path) -> None:
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o555)
+    ro, how = _unwritable_dir(tmp_path)
     try:
-        with pytest.raises(OutputError, match="not writable"):
+        with pytest.raises(OutputError, match="not writable") as err:
             ensure_writable_output(ro / "out.mp4", [])
+        assert str(err.value).startswith(f"output directory {ro} is not writable: "), how
+        assert "\n" not in str(err.value)
     finally:
-        ro.chmod(0o755)
+        if how == "chmod":
+            ro.chmod(0o755)
+    assert not (ro / "out.mp4").exists()
 
 
 # --------------------------------------------------------------------------- #

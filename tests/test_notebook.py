@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import REPO, SMALL
+from conftest import REPO, SMALL, optional_import
 
-nbformat = pytest.importorskip("nbformat", reason="install the test extra: pip install -e .[test]")
-nbclient = pytest.importorskip("nbclient", reason="install the test extra: pip install -e .[test]")
+EXTRA = "install the test extra: pip install -e .[test]"
 
 
 @pytest.mark.slow
 def test_quickstart_notebook_executes(tmp_path, monkeypatch):
+    nbformat = optional_import("nbformat", reason=EXTRA)
+    nbclient = optional_import("nbclient", reason=EXTRA)
     nb_path = REPO / "docs" / "notebooks" / "quickstart.ipynb"
     nb = nbformat.read(nb_path, as_version=4)
     monkeypatch.setenv("PPGAN_FOM_ROOT", str(REPO))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import shared_path
+from conftest import DATA
 from ppgan_fom.config import PRESETS
 from ppgan_fom.model import build_fomm, state_shapes
 
@@ -25,7 +25,7 @@ def _read_param_list(path):
     ("vox-mobile", "fom_vox_mobile_param_list.txt", 401),
 ])
 def test_preset_matches_paddlegan(preset, listing, count):
-    want = _read_param_list(shared_path("golden", listing))
+    want = _read_param_list(DATA / "fom" / listing)
     assert len(want) == count
     gen, kp = build_fomm(PRESETS[preset])
     got = {f"generator/{k}": v for k, v in state_shapes(gen).items()}

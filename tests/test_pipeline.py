@@ -9,13 +9,14 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO, SMALL, shared_path
+from conftest import REPO, SMALL
 from pipeline_helpers import add_tone, read_all, stream_durations
 from ppgan_fom import FirstOrderPredictor
 from ppgan_fom.geometry import paste_faces
 from ppgan_fom.driving import DrivingCrop, driving_frames
 from ppgan_fom.errors import NoFaceError
 from ppgan_fom.media import probe_video, read_image
+from sample_media import sample_media
 
 CFG = str(SMALL / "fom_small64.yaml")
 WEIGHTS = str(SMALL / "fom_small64_random.pdparams")
@@ -29,7 +30,7 @@ def _predictor(tmp_path, **kw):
 
 @pytest.fixture(scope="module")
 def clip():
-    return shared_path("media", "driving_fom_dv_256x256_3s.mp4")
+    return sample_media("driving_fom_dv_256x256_3s.mp4")
 
 
 def _driving(clip, n=None):
@@ -42,7 +43,7 @@ def _driving(clip, n=None):
     ("multi_face_two_people_1126x661.jpg", True, 2),
 ])
 def test_run_writes_playable_video(tmp_path, clip, photo, multi, n_faces):
-    src = shared_path("media", photo)
+    src = sample_media(photo)
     pred = _predictor(tmp_path, multi_person=multi, batch_size=8)
     image = read_image(src)
     boxes = pred.face_boxes(image)
@@ -67,7 +68,7 @@ def test_run_writes_playable_video(tmp_path, clip, photo, multi, n_faces):
 
 
 def test_frames_before_encoding_are_exact_outside_masks(tmp_path, clip):
-    src = shared_path("media", "multi_face_two_people_1126x661.jpg")
+    src = sample_media("multi_face_two_people_1126x661.jpg")
     pred = _predictor(tmp_path, multi_person=True)
     image = read_image(src)
     boxes = pred.face_boxes(image)
@@ -80,7 +81,7 @@ def test_frames_before_encoding_are_exact_outside_masks(tmp_path, clip):
 
 def test_batch_size_does_not_change_frames(tmp_path, clip):
     """PaddleGAN #647 read the wrong frames for batch_size > 1."""
-    src = read_image(shared_path("media", "multi_face_two_people_1126x661.jpg"))
+    src = read_image(sample_media("multi_face_two_people_1126x661.jpg"))
     drv = _driving(clip, 11)
     results = {}
     for b in (1, 3, 8):
@@ -97,7 +98,7 @@ def test_batch_size_does_not_change_frames(tmp_path, clip):
 
 def test_audio_is_kept(tmp_path, clip):
     toned = add_tone(clip, tmp_path / "toned.mp4")
-    src = shared_path("media", "single_face_fom_source_256x256.png")
+    src = sample_media("single_face_fom_source_256x256.png")
     out = _predictor(tmp_path / "out").run(str(src), str(toned))
     d = stream_durations(out)
     src_d = stream_durations(toned)
@@ -117,7 +118,7 @@ def _reference_backward_forward(pred, src_crop, frames, i):
 
 
 def test_best_frame_order_and_length(tmp_path, clip):
-    src = read_image(shared_path("media", "single_face_fom_source_256x256.png"))
+    src = read_image(sample_media("single_face_fom_source_256x256.png"))
     pred = _predictor(tmp_path)
     crop = __import__("ppgan_fom.geometry", fromlist=["crop_square"]).crop_square(
         src, pred.face_boxes(src)[0], 64)
@@ -136,7 +137,7 @@ def test_best_frame_order_and_length(tmp_path, clip):
 def test_best_frame_in_run_and_find_best_frame(tmp_path, clip):
     from ppgan_fom.pipeline.reference import best_frame_index
 
-    src = shared_path("media", "single_face_fom_source_256x256.png")
+    src = sample_media("single_face_fom_source_256x256.png")
     pred = _predictor(tmp_path, best_frame=30)
     out = pred.run(str(src), str(clip))
     assert len(read_all(out)) == 90
@@ -151,14 +152,14 @@ def test_best_frame_in_run_and_find_best_frame(tmp_path, clip):
 
 
 def test_no_face_is_a_clear_error(tmp_path, clip):
-    src = shared_path("media", "no_face_grass_780x519.jpg")
+    src = sample_media("no_face_grass_780x519.jpg")
     with pytest.raises(NoFaceError, match=f"no face found in {src}"):
         _predictor(tmp_path).run(str(src), str(clip))
     assert not (tmp_path / "result.mp4").exists()
 
 
 def test_cli_end_to_end(tmp_path, clip):
-    src = shared_path("media", "multi_face_syndics_1200x900.jpg")
+    src = sample_media("multi_face_syndics_1200x900.jpg")
     cmd = [sys.executable, str(REPO / "applications" / "tools" / "first-order-demo.py"),
            "--driving_video", str(clip), "--source_image", str(src), "--ratio", "0.4",
            "--relative", "--adapt_scale", "--multi_person", "--batch_size", "8",
@@ -169,7 +170,7 @@ def test_cli_end_to_end(tmp_path, clip):
     assert "face(s) found" in r.stderr
     info = probe_video(tmp_path / "syndics.mp4")
     assert (info.width, info.height) == (1200, 900)
-    bad = subprocess.run(cmd[:5] + [str(shared_path("media", "no_face_grass_780x519.jpg"))]
+    bad = subprocess.run(cmd[:5] + [str(sample_media("no_face_grass_780x519.jpg"))]
                          + cmd[6:] + ["--filename", "none.mp4"], capture_output=True, text=True,
                          timeout=600)
     assert bad.returncode == 2

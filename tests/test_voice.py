@@ -20,6 +20,7 @@ import pytest
 import scipy.linalg
 import scipy.signal
 
+from conftest import optional_import
 from ppgan_fom.errors import InputError
 from ppgan_fom.voice import VoiceAnonymizer, anonymize_voice, parse_value
 
@@ -363,7 +364,7 @@ def test_intelligibility_proxy_kept(speech, voice):
 def test_speaker_encoder_no_longer_links_the_voice(speech, capsys):
     """Pretrained speaker encoder (resemblyzer): the anonymized sentence is further from
     its speaker's other sentence than the two different voices are from each other."""
-    resemblyzer = pytest.importorskip("resemblyzer", reason="test-only dependency resemblyzer")
+    resemblyzer = optional_import("resemblyzer", reason="test-only dependency resemblyzer")
     enc = resemblyzer.VoiceEncoder(device="cpu", verbose=False)
 
     def embed(x):
