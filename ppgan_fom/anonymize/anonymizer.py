@@ -18,7 +18,8 @@ from ..errors import InputError
 from ..geometry import FACE_BOX_HALF_DIAGONAL, opaque_core_radius
 from ..media import (VIDEO_SUFFIXES, Frame, VideoInfo, ensure_writable_output, probe_video,
                      read_frames)
-from ..pipeline import create_detector, load_animator, write_video
+from ..pipeline import (create_detector, enhancer_weights, load_animator, load_enhancer,
+                        write_video)
 from ..types import PathLike
 from .options import AnonymizeOptions
 from .plan import TrackPlan, plan_tracks
@@ -61,7 +62,11 @@ class FaceAnonymizer:
                            "disc (radius %.2f x face size) does not cover the corners of the "
                            "face box (%.2f): parts of the original face may show through the "
                            "feathered edge", a.ratio, a.face_margin, core, FACE_BOX_HALF_DIAGONAL)
+        if a.face_enhancement:
+            enhancer_weights(a)  # a missing file fails before any model loads
         self.config, self.animator = load_animator(a)
+        #: the GPEN face enhancer (``face_enhancement``) or None
+        self.enhancer = load_enhancer(a)
         self._detector = detector
 
     @property
@@ -96,8 +101,8 @@ class FaceAnonymizer:
         """Pass 2: every frame of the video, with the faces of the plan's tracks replaced
         (see :meth:`Renderer.render`)."""
         frames = read_frames(video, allow_partial=self.options.animate.allow_partial_video)
-        return Renderer(self.animator, self.options, targets).render(frames, plan.tracks,
-                                                                    on_frame)
+        return Renderer(self.animator, self.options, targets,
+                        enhancer=self.enhancer).render(frames, plan.tracks, on_frame)
 
     def run(self, video: PathLike, target_faces: Union[PathLike, Sequence[PathLike]],
             output: PathLike, report: Union[PathLike, None, bool] = None,
