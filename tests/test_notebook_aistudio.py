@@ -1,7 +1,8 @@
 """The AI Studio-style notebook (docs/notebooks/aistudio_quickstart.ipynb) runs top to
 bottom on the CPU with the small test weights: its install cell is skipped (the package is
-importable), it picks the CPU, shows the library's log lines, draws a progress bar widget,
-writes the video and shows it inline."""
+importable), it picks the CPU, shows the library's log lines, draws a progress bar (a
+widget with ipywidgets; tqdm's text bar without them, which ``tqdm(disable=None)`` would
+hide in a kernel), writes the video and shows it inline."""
 
 from __future__ import annotations
 
@@ -26,11 +27,20 @@ def _outputs(nb, kind=None):
 
 
 @pytest.mark.slow
-def test_aistudio_notebook_executes(tmp_path, monkeypatch):
+@pytest.mark.parametrize("widgets", [True, False], ids=["ipywidgets", "no-ipywidgets"])
+def test_aistudio_notebook_executes(tmp_path, monkeypatch, widgets):
+    if widgets:
+        pytest.importorskip("ipywidgets", reason="ipywidgets draws the progress bar widget")
     nb = nbformat.read(REPO / "docs" / "notebooks" / "aistudio_quickstart.ipynb", as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), \
         "the notebook is committed without outputs"
-    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the kernel imports this checkout
+    path = [str(REPO)]  # the kernel imports this checkout
+    if not widgets:  # a kernel where ipywidgets cannot be imported
+        block = tmp_path / "no_ipywidgets"
+        block.mkdir()
+        (block / "ipywidgets.py").write_text("raise ImportError('ipywidgets blocked by the test')\n")
+        path.insert(0, str(block))
+    monkeypatch.setenv("PYTHONPATH", ":".join(path))
     monkeypatch.setenv("PPGAN_FOM_ROOT", str(REPO))
     monkeypatch.setenv("PPGAN_FOM_NB_WEIGHTS", str(SMALL / "fom_small64_random.pdparams"))
     monkeypatch.setenv("PPGAN_FOM_NB_CONFIG", str(SMALL / "fom_small64.yaml"))
@@ -49,12 +59,15 @@ def test_aistudio_notebook_executes(tmp_path, monkeypatch):
     found = [ln for ln in stderr.splitlines() if "face(s) found in" in ln]
     assert len(found) == 1 and found[0].startswith("INFO ppgan_fom.predictor: ")
     assert "INFO ppgan_fom.runtime: device cpu" in stderr
-    # a progress-bar widget (tqdm.auto in a Jupyter kernel with ipywidgets)
-    widgets = [o for o in _outputs(nb, "display_data") if WIDGET in o.get("data", {})]
-    if pytest.importorskip("ipywidgets", reason="ipywidgets draws the progress bar"):
-        assert widgets, "no progress-bar widget was displayed"
+    # the progress bar: tqdm.auto's widget, or its text bar on stderr without ipywidgets
+    shown = [o for o in _outputs(nb, "display_data") if WIDGET in o.get("data", {})]
+    if widgets:
+        assert shown, "no progress-bar widget was displayed"
         state = json.dumps(nb.metadata.get("widgets", {}))
         assert "animating" in state and "90/90" in state
+    else:
+        assert not shown
+        assert "animating: 100%" in stderr and "90/90" in stderr
     # the video written and shown inline
     assert (tmp_path / "out" / "result.mp4").is_file()
     assert f"written: {tmp_path / 'out' / 'result.mp4'}" in stdout
