@@ -171,6 +171,10 @@ def test_anonymize_cli_with_face_enhancement(tmp_path, gpen, clip, capsys):
     plain, enh = decoded(tmp_path / "plain.mp4").astype(int), \
         decoded(tmp_path / "enh.mp4").astype(int)
     assert np.abs(plain - enh).mean(axis=(1, 2, 3)).min() > 1  # every frame's face changed
+    import json
+
+    assert json.loads((tmp_path / "enh.json").read_text())["settings"]["face_enhancement"]
+    assert not json.loads((tmp_path / "plain.json").read_text())["settings"]["face_enhancement"]
 
 
 def test_enhancer_weights_offline_fail_before_the_fomm_loads(tmp_path, monkeypatch):
