@@ -9,11 +9,9 @@ from this project's code), so a renamed or re-ordered option here fails the test
 
 from __future__ import annotations
 
-import logging
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
