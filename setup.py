@@ -44,8 +44,9 @@ setup(
         "torch": ["torch>=2.0"],
         # running tests and the example notebook; imageio-ffmpeg makes test videos,
         # setuptools builds the project's wheel in tests/test_install.py
+        # (ipywidgets: the notebooks' progress bars are widgets)
         "test": ["pytest>=7", "hypothesis>=6", "nbclient>=0.7", "nbformat>=5", "ipykernel>=6",
-                 "imageio-ffmpeg>=0.5", "setuptools>=70.1"],
+                 "ipywidgets>=8", "imageio-ffmpeg>=0.5", "setuptools>=70.1"],
         # training logs in VisualDL
         "train": ["visualdl>=2.4"],
         # rebuilding the embedded BlazeFace weights from the TFLite models

@@ -8,7 +8,7 @@ a model is built.
 from .version import __version__
 
 __all__ = ["FirstOrderPredictor", "AnimateOptions", "FaceAnonymizer", "create_detector",
-           "__version__"]
+           "log_to_stderr", "__version__"]
 
 
 def __getattr__(name):  # lazy: keep `import ppgan_fom` light (no Paddle import)
@@ -24,6 +24,10 @@ def __getattr__(name):  # lazy: keep `import ppgan_fom` light (no Paddle import)
         from .pipeline import create_detector
 
         return create_detector
+    if name == "log_to_stderr":
+        from .logs import log_to_stderr
+
+        return log_to_stderr
     if name == "AnimateOptions":
         from .options import AnimateOptions
 

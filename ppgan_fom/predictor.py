@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 
@@ -20,8 +20,9 @@ from .geometry import crop_square, face_crop_boxes, paste_faces
 from .media import (VIDEO_SUFFIXES, Frame, ensure_writable_output, probe_video, read_frames,
                     read_image)
 from .options import AnimateOptions
-from .pipeline import (animate_frames, create_detector, load_animator, reference_keypoints,
-                       write_video)
+from .pipeline import (Models, animate_frames, create_detector, enhance_frames, load_models,
+                       reference_keypoints, write_video)
+from .predictor_paddlegan import PaddleGANMethods
 from .types import Box
 
 logger = logging.getLogger(__name__)
@@ -29,16 +30,18 @@ logger = logging.getLogger(__name__)
 __all__ = ["FirstOrderPredictor"]
 
 
-class FirstOrderPredictor:
+class FirstOrderPredictor(PaddleGANMethods):
     """Drop-in for PaddleGAN's ``ppgan.apps.FirstOrderPredictor``.
 
-    Keywords are :class:`~ppgan_fom.options.AnimateOptions` fields: PaddleGAN's names and
-    defaults plus this project's (docs/options.md, docs/paddlegan.md). The models load
-    in the constructor; ``load_models=False`` defers that to their first use, so that
-    :meth:`run` checks its inputs and finds the faces before the user waits for weights.
-    ``models``, a ``(config, animator)`` pair from :func:`~ppgan_fom.pipeline.load_animator`,
-    shares models already loaded (the web app loads them once per process); the model
-    fields of the options are then not used.
+    Arguments are :class:`~ppgan_fom.options.AnimateOptions` fields: PaddleGAN's names,
+    positional order and meaning (``FirstOrderPredictor('output_dir', None, None, True)``
+    works) plus this project's (docs/options.md, docs/paddlegan.md); or one
+    ``AnimateOptions`` (``options=``). The models load in the constructor;
+    ``load_models=False`` defers that to their first use, so that :meth:`run` checks its
+    inputs and finds the faces before the user waits for weights. Option values read as
+    attributes too (``predictor.ratio``), as PaddleGAN's do. ``models``
+    (:func:`~ppgan_fom.pipeline.load_models`) shares models already loaded (the web app
+    loads them once per process); the model fields of the options are then not used.
 
     Example::
 
@@ -47,31 +50,48 @@ class FirstOrderPredictor:
         path = p.run("photo.jpg", "driving.mp4")
     """
 
-    def __init__(self, options: Optional[AnimateOptions] = None, *, detector=None,
-                 models: Optional[Tuple[ModelConfig, Animator]] = None,
+    def __init__(self, *args, options: Optional[AnimateOptions] = None, detector=None,
+                 models: Optional[Models] = None,
                  load_models: bool = True, **kwargs):
+        if args and isinstance(args[0], AnimateOptions):  # FirstOrderPredictor(options)
+            if options is not None or len(args) > 1:
+                raise TypeError("pass one AnimateOptions, or PaddleGAN's arguments")
+            options, args = args[0], ()
         if options is not None and kwargs:
             raise TypeError("pass either options= or keywords, not both")
-        self.options = options or AnimateOptions.from_kwargs(**kwargs)
-        self._models: Optional[Tuple[ModelConfig, Animator]] = models
+        self.options = options or AnimateOptions.from_kwargs(*args, **kwargs)
+        self._models: Optional[Models] = models
         self._detector = detector
         if load_models:
             self._load_models()
 
-    def _load_models(self) -> Tuple[ModelConfig, Animator]:
+    def _load_models(self) -> Models:
         if self._models is None:
-            self._models = load_animator(self.options)
-        return self._models
+            self._models = load_models(self.options)
+        return self._models.with_enhancer(self.options)
+
+    def __getattr__(self, name: str):
+        # PaddleGAN's predictor keeps its arguments as attributes (``p.ratio``)
+        own = any(name in k.__dict__ for k in type(self).__mro__)  # a property that failed
+        if not own and name != "options" and name in AnimateOptions.__dataclass_fields__:
+            return getattr(self.options, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def config(self) -> ModelConfig:
         """The resolved model config (loads the models on first use)."""
-        return self._load_models()[0]
+        return self._load_models().config
 
     @property
     def animator(self) -> Animator:
         """The :class:`~ppgan_fom.animator.Animator` (loads the models on first use)."""
-        return self._load_models()[1]
+        return self._load_models().animator
+
+    @property
+    def enhancer(self):
+        """The :class:`~ppgan_fom.enhance.FaceEnhancer` (``face_enhancement``; loads the
+        models on first use), or None."""
+        return self._load_models().enhancer
 
     @property
     def detector(self):
@@ -105,11 +125,14 @@ class FirstOrderPredictor:
                       kp_initial=None) -> Iterator[np.ndarray]:
         """Animate F square face crops ``(S, S, 3)`` uint8 with driving frames ``(S, S, 3)``
         uint8 (reference: ``kp_initial``, default the first); yields ``(F, S, S, 3)`` uint8
-        per driving frame."""
+        per driving frame (enhanced with ``face_enhancement``)."""
         state = self.animator.prepare_sources(list(source_faces))
-        yield from self.animator.animate(state, driving, relative=self.options.relative,
-                                         adapt_scale=self.options.adapt_scale,
-                                         kp_initial=kp_initial)
+        faces = self.animator.animate(state, driving, relative=self.options.relative,
+                                      adapt_scale=self.options.adapt_scale,
+                                      kp_initial=kp_initial)
+        for _, f in enhance_frames(((None, f) for f in faces), self.enhancer,
+                                   self.options.batch_size):
+            yield f
 
     def animate(self, source_image: np.ndarray, driving: Iterable[np.ndarray],
                 boxes: Optional[Sequence[Box]] = None,
@@ -132,6 +155,9 @@ class FirstOrderPredictor:
 
     def run(self, source_image: os.PathLike | str, driving_video: os.PathLike | str) -> str:
         """Animate the photo's faces with the driving video; write ``output/filename``.
+
+        With ``face_enhancement`` every animated face goes through GPEN before it is
+        pasted (docs/enhancement.md); frames, size and audio are the same as without.
 
         Returns:
             The path of the written video: frame i at driving frame i's time, with the
@@ -168,8 +194,10 @@ class FirstOrderPredictor:
             self.animator, state, lambda: (f.image for f in driving()),
             best_frame=opts.best_frame, find_best_frame=opts.find_best_frame,
             video_name=str(driving_video))
-        animated = animate_frames(self.animator, state, driving(), relative=opts.relative,
-                                  adapt_scale=opts.adapt_scale, kp_initial=kp_initial)
+        animated = enhance_frames(
+            animate_frames(self.animator, state, driving(), relative=opts.relative,
+                           adapt_scale=opts.adapt_scale, kp_initial=kp_initial),
+            self.enhancer, opts.batch_size)
         composited = (Frame(f.index, self._paste(image, boxes, faces), f.time)
                       for f, faces in animated)
         h, w = image.shape[:2]

@@ -214,14 +214,12 @@ def clip(tmp_path_factory) -> Path:
 
 
 def test_models_are_loaded_once_and_shared(ctx, monkeypatch):
-    import ppgan_fom.anonymize.anonymizer as anon_mod
-    import ppgan_fom.predictor as pred_mod
+    import ppgan_fom.pipeline.models as models_mod
 
     def no_loading(*a, **k):
         raise AssertionError("models loaded again")
 
-    monkeypatch.setattr(pred_mod, "load_animator", no_loading)
-    monkeypatch.setattr(anon_mod, "load_animator", no_loading)
+    monkeypatch.setattr(models_mod, "load_animator", no_loading)
     p = ctx.models.predictor(ctx.models.options)
     a = ctx.models.anonymizer(ch.anonymize_options(ctx.models.options, {}))
     assert p.animator is ctx.models.animator and a.animator is ctx.models.animator

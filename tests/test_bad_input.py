@@ -35,6 +35,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import ppgan_fom.pipeline.models as models_mod
 import ppgan_fom.predictor as predictor_mod
 import av
 
@@ -91,13 +92,13 @@ class Run:
 def model_loads(monkeypatch):
     """Records every model load of FirstOrderPredictor (bad input must fail before one)."""
     calls = []
-    real = predictor_mod.load_animator
+    real = models_mod.load_animator
 
     def spy(options):
         calls.append(options)
         return real(options)
 
-    monkeypatch.setattr(predictor_mod, "load_animator", spy)
+    monkeypatch.setattr(models_mod, "load_animator", spy)
     return calls
 
 

@@ -21,7 +21,8 @@ LAYERS: List[List[str]] = [
     # 0: errors, shared types, runtime (device, threads), dependency checks, safe checkpoint
     #    reading, atomic file helpers, progress bars
     ["ppgan_fom.errors", "ppgan_fom.types", "ppgan_fom.fsutil", "ppgan_fom.runtime",
-     "ppgan_fom.deps", "ppgan_fom.checkpoint", "ppgan_fom.progress", "ppgan_fom.version"],
+     "ppgan_fom.deps", "ppgan_fom.checkpoint", "ppgan_fom.progress", "ppgan_fom.version",
+     "ppgan_fom.logs"],
     # 1: geometry (no Paddle), media IO, configs and options, weights registry, audio DSP,
     #    scene cuts
     ["ppgan_fom.geometry", "ppgan_fom.media", "ppgan_fom.config", "ppgan_fom.options",
@@ -31,6 +32,7 @@ LAYERS: List[List[str]] = [
      "ppgan_fom.enhance", "faceutils", "ppgan_fom.tracking"],
     # 3: pipelines: animate a photo, anonymize a video, train, convert checkpoints
     ["ppgan_fom.animator", "ppgan_fom.driving", "ppgan_fom.pipeline", "ppgan_fom.predictor",
+     "ppgan_fom.predictor_paddlegan",
      "ppgan_fom.anonymize", "ppgan_fom.training", "ppgan_fom.convert", "ppgan_fom.scale"],
     # 4: command lines, web app, package faces
     ["ppgan_fom.cli", "ppgan_fom.app", "faceutils.__main__", "faceutils.convert_tflite",

@@ -12,14 +12,14 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Union
 
 from ..errors import InputError
 from ..geometry import FACE_BOX_HALF_DIAGONAL, opaque_core_radius
 from ..media import (VIDEO_SUFFIXES, Frame, VideoInfo, ensure_writable_output, probe_video,
                      read_frames)
 from ..media.audio import check_audio_decodes
-from ..pipeline import create_detector, load_animator, write_video
+from ..pipeline import Models, create_detector, load_models, write_video
 from ..types import PathLike
 from .options import AnonymizeOptions
 from .plan import TrackPlan, plan_tracks
@@ -41,9 +41,8 @@ class FaceAnonymizer:
             :class:`AnonymizeOptions` or :class:`~ppgan_fom.options.AnimateOptions`
             field, e.g. ``weight_path=..., config=..., detect_every=2``).
         detector: a ready ``faceutils`` detector (default: created from the options).
-        models: a ``(config, animator)`` pair from
-            :func:`~ppgan_fom.pipeline.load_animator` to share models already loaded
-            (default: loaded from the options' model fields).
+        models: :class:`~ppgan_fom.pipeline.Models` already loaded, to share them (the web
+            app loads them once per process); default: loaded from the options.
 
     Target assignment: with one target face every track gets it; with several, track
     ``i`` (numbered by first appearance, then left to right) gets target ``i mod n``.
@@ -55,7 +54,7 @@ class FaceAnonymizer:
     """
 
     def __init__(self, options: Optional[AnonymizeOptions] = None, *, detector=None,
-                 models: Optional[Tuple[Any, Any]] = None, **kwargs: Any) -> None:
+                 models: Optional[Models] = None, **kwargs: Any) -> None:
         if options is not None and kwargs:
             raise TypeError("pass either options= or keywords, not both")
         self.options = options or AnonymizeOptions.from_kwargs(**kwargs)
@@ -66,7 +65,10 @@ class FaceAnonymizer:
                            "disc (radius %.2f x face size) does not cover the corners of the "
                            "face box (%.2f): parts of the original face may show through the "
                            "feathered edge", a.ratio, a.face_margin, core, FACE_BOX_HALF_DIAGONAL)
-        self.config, self.animator = models if models is not None else load_animator(a)
+        self.models = (models or load_models(a)).with_enhancer(a)
+        self.config, self.animator = self.models.config, self.models.animator
+        #: the GPEN face enhancer (``face_enhancement``) or None
+        self.enhancer = self.models.enhancer
         self._detector = detector
 
     @property
@@ -101,8 +103,8 @@ class FaceAnonymizer:
         """Pass 2: every frame of the video, with the faces of the plan's tracks replaced
         (see :meth:`Renderer.render`)."""
         frames = read_frames(video, allow_partial=self.options.animate.allow_partial_video)
-        return Renderer(self.animator, self.options, targets).render(frames, plan.tracks,
-                                                                    on_frame)
+        return Renderer(self.animator, self.options, targets,
+                        enhancer=self.enhancer).render(frames, plan.tracks, on_frame)
 
     def run(self, video: PathLike, target_faces: Union[PathLike, Sequence[PathLike]],
             output: PathLike, report: Union[PathLike, None, bool] = None,

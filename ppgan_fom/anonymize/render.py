@@ -3,7 +3,8 @@
 Frames are streamed again, ``batch_size`` at a time. For each track covering them, the
 square crop around the track's smoothed face box is cut out (the driving input), and the
 track's target face is animated by it (relative motion from the track's first frame,
-adapt scale on); the generated face is pasted back with the feathered, colour-matched
+adapt scale on); with ``face_enhancement`` the window's generated faces go through the
+face enhancer together; each is pasted back with the feathered, colour-matched
 compositor. Frames and regions without a track are untouched.
 """
 
@@ -48,13 +49,16 @@ class Renderer:
         animator: a loaded :class:`~ppgan_fom.animator.Animator`.
         options: the run's options (``animate.batch_size``, ratio, colour matching...).
         targets: the target faces; each track's ``target`` indexes them.
+        enhancer: a :class:`~ppgan_fom.enhance.FaceEnhancer` run on the generated faces
+            before they are pasted, or None.
     """
 
     def __init__(self, animator, options: AnonymizeOptions,
-                 targets: Sequence[TargetFace]) -> None:
+                 targets: Sequence[TargetFace], enhancer=None) -> None:
         self.animator = animator
         self.options = options
         self.targets = targets
+        self.enhancer = enhancer
         self.size = int(animator.image_size)
 
     def render(self, frames: Iterable[Frame], tracks: Sequence[Track],
@@ -113,6 +117,8 @@ class Renderer:
                                                 relative=a.relative, scales=scales)[0]
             for f, b, face in zip(sel, boxes, faces):
                 pasted[f.index].append((t.id, b, face))
+        if self.enhancer is not None:
+            self._enhance(pasted)
         ends = {t.id: t.end for t in tracks}
         for tid in [tid for tid in started if ends.get(tid, -1) <= last]:
             del started[tid]  # finished: keep per-track state small
@@ -127,3 +133,13 @@ class Renderer:
                 on_frame(FrameResult(f.index, f.image, composite, mask,
                                      [(tid, b) for tid, b, _ in faces]))
             yield Frame(f.index, composite, f.time)
+
+    def _enhance(self, pasted: Dict[int, List[Tuple[int, Box, np.ndarray]]]) -> None:
+        """Enhance every generated face of the window in one call, in place."""
+        items = [(i, j) for i, faces in pasted.items() for j in range(len(faces))]
+        if not items:
+            return
+        out = self.enhancer.enhance(np.stack([pasted[i][j][2] for i, j in items]))
+        for (i, j), face in zip(items, out):
+            tid, box, _ = pasted[i][j]
+            pasted[i][j] = (tid, box, face)

@@ -64,6 +64,7 @@ def build_report(plan: TrackPlan, targets: Sequence[TargetFace], *, video: PathL
             "ratio": options.animate.ratio,
             "face_margin": margin,
             "image_size": image_size,
+            "face_enhancement": options.animate.face_enhancement,
         },
         "targets": [t.path for t in targets],
         "scene_cuts": list(plan.cuts),

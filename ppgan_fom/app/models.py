@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 from ..anonymize import AnonymizeOptions, FaceAnonymizer
 from ..options import AnimateOptions
-from ..pipeline import create_detector, load_animator
+from ..pipeline import create_detector, load_models
 from ..predictor import FirstOrderPredictor
 
 logger = logging.getLogger(__name__)
@@ -18,7 +18,9 @@ __all__ = ["AppModels"]
 
 
 class AppModels:
-    """The FOMM (config, animator with its engine) and the face detector, loaded once.
+    """The FOMM (config, animator with its engine), the face enhancer (loaded at start-up
+    with ``--face_enhancement``, else once at the first job that asks for it) and the face
+    detector, loaded once.
 
     Weights are resolved as the command lines resolve them (local file, registry name,
     cache, download; offline a one-line :class:`~ppgan_fom.errors.WeightsError`), so a
@@ -35,7 +37,8 @@ class AppModels:
     def __init__(self, options: AnimateOptions):
         start = time.perf_counter()
         self.options = options
-        self.config, self.animator = load_animator(options)
+        self.models = load_models(options)  # the enhancer too when the server enables it
+        self.config, self.animator = self.models.config, self.models.animator
         self.detector = create_detector(options.detector_name)
         self.lock = threading.Lock()
         logger.info("models ready in %.1f s (%s, %d px faces)", time.perf_counter() - start,
@@ -43,13 +46,11 @@ class AppModels:
 
     def predictor(self, options: AnimateOptions) -> FirstOrderPredictor:
         """A :class:`FirstOrderPredictor` for one job, on the shared models."""
-        return FirstOrderPredictor(options, detector=self.detector,
-                                   models=(self.config, self.animator))
+        return FirstOrderPredictor(options, detector=self.detector, models=self.models)
 
     def anonymizer(self, options: AnonymizeOptions) -> FaceAnonymizer:
         """A :class:`FaceAnonymizer` for one job, on the shared models."""
-        return FaceAnonymizer(options, detector=self.detector,
-                              models=(self.config, self.animator))
+        return FaceAnonymizer(options, detector=self.detector, models=self.models)
 
     def describe(self) -> Mapping[str, Any]:
         """What the page shows about the models."""

@@ -11,7 +11,7 @@ Element ids the tests (and anyone automating the page) rely on: ``source_image``
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Callable, List, Optional
 
 from ..anonymize import AnonymizeOptions
 from ..errors import FomError, InputError

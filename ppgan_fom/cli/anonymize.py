@@ -20,7 +20,7 @@ def _add_anonymize_flags(parser: argparse.ArgumentParser) -> None:
     default) and one flag per field of the anonymizer's own options."""
     from ..anonymize import AnonymizeOptions
 
-    add_option_flags(parser, groups=("model", "faces"), skip=("multi_person", "ratio"))
+    add_option_flags(parser, groups=("model", "faces"), skip=("multi_person", "ratio", "slice_size"))
     add_option_flags(parser, groups=("io",), skip=("output", "filename", "auto_crop_driving"))
     grp = parser.add_argument_group("anonymization")
     ratio = next(f for f in dataclasses.fields(AnimateOptions) if f.name == "ratio")

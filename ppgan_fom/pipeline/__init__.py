@@ -1,10 +1,14 @@
 """What the orchestrators (photo animation, video anonymization, the web app, batch
-workers) share: model loading, the detector with the weights registry handed to it, the
-reference-frame search, and the one frame loop that writes a video."""
+workers) share: model loading (the FOMM, the face enhancer), the detector with the weights
+registry handed to it, the reference-frame search, and the one frame loop that writes a
+video."""
 
-from .frames import animate_frames, write_video
-from .models import create_detector, load_animator
+from .frames import animate_frames, enhance_frames, write_video
+from .models import (Models, create_detector, enhancer_weights, load_animator, load_enhancer,
+                     load_models, official_weights)
 from .reference import reference_keypoints
 
-__all__ = ["animate_frames", "write_video", "create_detector", "load_animator",
+__all__ = ["animate_frames", "enhance_frames", "write_video", "Models", "load_models",
+           "create_detector",
+           "enhancer_weights", "load_animator", "load_enhancer", "official_weights",
            "reference_keypoints"]
