@@ -28,6 +28,7 @@ from ppgan_fom.scale.chunks import render_chunk
 from ppgan_fom.scale.planning import (chunk_ranges, crossing_tracks, find_videos,
                                       plan_outputs)
 from ppgan_fom.scale.worker import AnonymizeWorker
+from ppgan_fom.tracking import Track
 
 CFG = SMALL / "fom_small64.yaml"
 WEIGHTS = SMALL / "fom_small64_random.pdparams"
@@ -180,6 +181,59 @@ def test_chunks_render_exactly_the_frames_of_the_whole_video(worker, clips, tmp_
     stamp = vplan.part(1).stat().st_mtime_ns
     assert render_chunk(renderer, vplan, 1) == 40
     assert vplan.part(1).stat().st_mtime_ns == stamp
+
+
+class BatchSensitiveAnimator:
+    """A stand-in animator whose keypoints of a frame depend a little on the other frames
+    of its batch (as a GPU's convolution algorithms may, by batch size): a reference
+    frame computed outside its batch would then differ."""
+
+    image_size = 16
+
+    def keypoints(self, crops):
+        means = np.array([c.reshape(-1, 3).mean(0)[:2] for c in crops], np.float64)
+        value = means[:, None, :] / 255 + 1e-3 * means.mean(0)
+        return {"value": np.repeat(value, 2, axis=1), "jacobian": np.zeros((len(crops), 2, 2, 2))}
+
+    def movement_scales(self, state, kp_initial, adapt_scale):
+        return [1.0]
+
+    def animate_batch(self, state, kp, kp_initial, relative, scales):
+        shift = kp["value"][:, 0, :] - kp_initial["value"][0, 0, :]  # (B, 2)
+        level = np.clip(128 + 1000 * shift.sum(1), 0, 255).astype(np.uint8)
+        return np.broadcast_to(level[None, :, None, None, None], (1, len(level), 16, 16, 3))
+
+
+def test_reference_keypoints_come_from_the_batch_of_the_whole_render():
+    from types import SimpleNamespace
+
+    from ppgan_fom.media import Frame
+    from ppgan_fom.scale.planning import reference_window
+
+    rng = np.random.default_rng(0)
+    frames = [Frame(i, rng.integers(0, 256, (48, 48, 3), dtype=np.uint8), i / 25)
+              for i in range(20)]
+
+    def track(tid, start, end):
+        n = end - start + 1
+        params = np.column_stack([np.full(n, 24.0), np.full(n, 24.0), np.full(n, 16.0)])
+        return Track(tid, 0, start, end, start, end, np.arange(start, end + 1), params, 1.0)
+
+    tracks = [track(0, 1, 13), track(1, 6, 19), track(2, 9, 10)]
+    opts = AnonymizeOptions.from_kwargs(batch_size=4, color_match=False)  # keep levels
+    renderer = Renderer(BatchSensitiveAnimator(), opts, [SimpleNamespace(state=None)])
+    whole = [f.image for f in renderer.render(frames, tracks)]
+    split = []
+    for start, stop in chunk_ranges(20, 7, 4):
+        refs = {}
+        for t in crossing_tracks(tracks, start):
+            first, last = reference_window(t, 4)
+            refs[t.id] = renderer.reference_keypoints(frames[first:last + 1], t)
+        split += [f.image for f in renderer.render(frames[start:stop], tracks,
+                                                   references=refs)]
+    assert len(split) == 20
+    assert all(np.array_equal(a, b) for a, b in zip(split, whole))
+    assert any(not np.array_equal(a, f.image) for a, f in zip(whole, frames))
 
 
 def test_worker_reports_bad_inputs_as_one_line(worker, tmp_path):

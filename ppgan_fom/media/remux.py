@@ -143,11 +143,12 @@ def concat_videos(parts: Sequence[PathLike], output: PathLike,
     paths = [Path(p) for p in parts]
     if not paths:
         raise RuntimeFailure(f"no parts to join into {dst}")
-    inputs = [open_input(p) for p in paths]
+    inputs: list = []
     tmp = make_temp_path(dst)
     audio: Optional[AudioTrack] = None
     written = 0
     try:
+        inputs.extend(open_input(p) for p in paths)
         streams = []
         for p, c in zip(paths, inputs):
             if len(c.streams.video) != 1:

@@ -96,6 +96,22 @@ def _worker_shape(cluster: ClusterOptions, resources: Dict[str, float]) -> Tuple
     return max(1, cpus_total // cpus), cpus
 
 
+def _check_fits(cluster: ClusterOptions, resources: Dict[str, float], local: bool) -> None:
+    """A worker that no machine can hold would wait for ever: an error on this machine,
+    a warning on a cluster (an autoscaler may still add such a machine)."""
+    problems = []
+    if cluster.gpus_per_worker > 0 and resources.get("GPU", 0) < cluster.gpus_per_worker:
+        problems.append(f"--gpus_per_worker {cluster.gpus_per_worker:g} but Ray sees "
+                        f"{resources.get('GPU', 0):g} GPU(s)")
+    if cluster.cpus_per_worker and resources.get("CPU", 0) < cluster.cpus_per_worker:
+        problems.append(f"--cpus_per_worker {cluster.cpus_per_worker} but Ray sees "
+                        f"{resources.get('CPU', 0):g} CPU(s)")
+    for text in problems:
+        if local:
+            raise InputError(text)
+        logger.warning("%s: workers wait until the cluster has room", text)
+
+
 def _startup_error(info: Dict[str, str]) -> FomError:
     """The typed error a worker failed to start with (e.g. WeightsError, NoFaceError)."""
     cls = getattr(_errors, info.get("type", ""), None)
@@ -131,7 +147,9 @@ class _Run:
         self.manifest = manifest
         self.cluster = cluster
         self.videos = {j.key: _VideoState(j) for j in jobs}
-        n, cpus = _worker_shape(cluster, ray.cluster_resources())
+        resources = ray.cluster_resources()
+        _check_fits(cluster, resources, local=cluster.ray_address is None)
+        n, cpus = _worker_shape(cluster, resources)
         if cluster.chunk_frames == 0:
             n = min(n, len(jobs))  # one task per video: more workers would idle
         self.n_workers, self.cpus = n, cpus
@@ -191,8 +209,8 @@ class _Run:
                 self._handle(result)
         finally:
             self.bar.close()
-            for a in self.actors:
-                self.ray.kill(a)
+            for a in self.actors:  # tasks of failed videos may still run: not waited for
+                self.ray.kill(a, no_restart=True)
 
     def _admit_workers(self) -> None:
         if not self.starting:
