@@ -167,7 +167,7 @@ def test_rerun_does_no_work(run, folder, monkeypatch):
     def no_workers(*args, **kwargs):
         raise AssertionError("a rerun started workers")
 
-    monkeypatch.setattr(driver_module, "_Run", no_workers)
+    monkeypatch.setattr(driver_module, "FolderRun", no_workers)
     manifest = anonymize_folder(folder, out, [FACE], config=str(CFG),
                                 weight_path=str(WEIGHTS), batch_size=8, workers=2,
                                 chunk_frames=48)

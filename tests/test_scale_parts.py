@@ -266,3 +266,22 @@ def test_cli_folder_flags_are_checked(tmp_path, capsys):
     rc = anonymize_main(["--input_dir", str(tmp_path), "--output_dir", str(tmp_path / "o"),
                          "--target_face", str(FACE), "--workers", "0"])
     assert rc == 2 and "--workers must be >= 1" in capsys.readouterr().err
+
+
+def test_worker_shape_and_startup_errors():
+    from ppgan_fom.errors import NoFaceError, WeightsError
+    from ppgan_fom.scale.cluster import (ClusterOptions, check_fits, startup_error,
+                                         worker_shape)
+
+    assert worker_shape(ClusterOptions(), {"CPU": 8.0}) == (4, 2)
+    assert worker_shape(ClusterOptions(), {"CPU": 1.0}) == (1, 1)
+    assert worker_shape(ClusterOptions(workers=3), {"CPU": 8.0}) == (3, 2)
+    assert worker_shape(ClusterOptions(cpus_per_worker=4), {"CPU": 16.0}) == (4, 4)
+    assert worker_shape(ClusterOptions(gpus_per_worker=0.5), {"CPU": 8.0, "GPU": 2.0}) == (4, 1)
+    with pytest.raises(InputError, match="GPU"):
+        check_fits(ClusterOptions(gpus_per_worker=1), {"CPU": 2.0}, local=True)
+    check_fits(ClusterOptions(gpus_per_worker=1), {"CPU": 2.0}, local=False)  # warns only
+    err = startup_error({"type": "NoFaceError", "error": "no face found in target x.png"})
+    assert isinstance(err, NoFaceError) and str(err) == "no face found in target x.png"
+    assert isinstance(startup_error({"type": "WeightsError", "error": "w"}), WeightsError)
+    assert type(startup_error({"type": "ValueError", "error": "v"})) is RuntimeFailure

@@ -11,11 +11,13 @@ Python API::
     anonymize_folder("sessions/", "sessions_anon/", ["face.png"], workers=4)
 
 Modules: :mod:`.planning` (inputs, outputs, chunk ranges), :mod:`.chunks` (pass 2 of a
-chunk), :mod:`.join` (packet-copy join), :mod:`.manifest`, :mod:`.worker` (the actor),
-:mod:`.driver` (Ray, the pool, the progress bar).
+chunk), :mod:`.join` (packet-copy join), :mod:`.manifest`, :mod:`.worker` (the actor), :mod:`.cluster` (Ray flags,
+worker shape), :mod:`.pool` (the actor pool, the progress bar), :mod:`.driver`
+(:func:`anonymize_folder`).
 """
 
-from .driver import ClusterOptions, anonymize_folder
+from .cluster import ClusterOptions
+from .driver import anonymize_folder
 from .manifest import Manifest
 from .planning import DEFAULT_CHUNK_FRAMES, chunk_ranges, find_videos, plan_outputs
 
