@@ -49,6 +49,9 @@ setup(
                  "ipywidgets>=8", "imageio-ffmpeg>=0.5", "setuptools>=70.1"],
         # training logs in VisualDL
         "train": ["visualdl>=2.4"],
+        # anonymizing a folder on Ray, on this machine or a cluster (docs/scale.md);
+        # [default] brings the cluster launcher, the job CLI and the dashboard
+        "ray": ["ray[default]>=2.9"],
         # rebuilding the embedded BlazeFace weights from the TFLite models
         "convert-tflite": ["tflite>=2.10", "flatbuffers>=2.0"],
         # the web app (applications/tools/app.py, ppgan-fom-app); its browser tests also

@@ -11,7 +11,8 @@ compositor. Frames and regions without a track are untouched.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional,
+                    Sequence, Tuple)
 
 import numpy as np
 
@@ -62,14 +63,26 @@ class Renderer:
         self.size = int(animator.image_size)
 
     def render(self, frames: Iterable[Frame], tracks: Sequence[Track],
-               on_frame: Optional[Callable[[FrameResult], None]] = None) -> Iterator[Frame]:
+               on_frame: Optional[Callable[[FrameResult], None]] = None,
+               references: Optional[Mapping[int, Any]] = None) -> Iterator[Frame]:
         """Yield every frame of ``frames`` (in order) with the faces of ``tracks``
         replaced: a :class:`~ppgan_fom.media.Frame` with the input's index and time and
         the ``(H, W, 3)`` uint8 composite. ``on_frame`` gets a :class:`FrameResult` per
-        frame. Tracks must have their ``target`` set."""
+        frame. Tracks must have their ``target`` set.
+
+        ``frames`` may be a piece of the video (a chunk rendered apart): then
+        ``references`` maps the id of every track that started before the piece to the
+        keypoints of its first frame (:meth:`reference_keypoints`), so that its motion
+        stays relative to that frame. With a piece that starts at a multiple of
+        ``batch_size``, the frames come out exactly as in a render of the whole video."""
         batch = self.options.animate.batch_size
         window: List[Frame] = []
         started: Dict[int, Tuple[Any, List[float]]] = {}  # track id -> (kp_initial, scales)
+        by_id = {t.id: t for t in tracks}
+        for tid, kp_initial in (references or {}).items():
+            started[tid] = (kp_initial, self.animator.movement_scales(
+                self.targets[by_id[tid].target].state, kp_initial,
+                self.options.animate.adapt_scale))
         upcoming = sorted(tracks, key=lambda t: t.start)
         live: List[Track] = []  # tracks that may cover the current window
         pos = 0
@@ -91,6 +104,31 @@ class Renderer:
         if window:
             yield from flush()
 
+    def reference_keypoints(self, frames: Iterable[Frame], track: Track) -> Any:
+        """Keypoints (``value`` (1, K, 2), ``jacobian`` (1, K, 2, 2)) of ``track``'s first
+        frame, the reference of its relative motion, computed as :meth:`render` computes
+        them: in one batch with the track's other frames of the same ``batch_size``
+        window of the video. ``frames``: that window's frames from ``track.start`` on
+        (frames the track does not cover, or of another window, are ignored), e.g.
+        decoded with ``read_frames(video, start=(track.start, time))``."""
+        batch = self.options.animate.batch_size
+        window_end = (track.start // batch + 1) * batch
+        window = [f for f in frames if track.start <= f.index < window_end]
+        sel, _, kp = self._track_keypoints(window, track)
+        if not sel or sel[0].index != track.start:
+            raise RuntimeFailure(f"the first frame ({track.start}) of track {track.id} "
+                                 f"was not given")
+        return {k: v[0:1] for k, v in kp.items()}
+
+    def _track_keypoints(self, window: List[Frame], t: Track):
+        """The frames of ``window`` that ``t`` covers, their crop boxes, and the
+        keypoints of the crops (one batch)."""
+        margin = self.options.animate.face_margin
+        sel = [f for f in window if t.covers(f.index)]
+        boxes = [t.crop_box(f.index, margin) for f in sel]
+        crops = [crop_square(f.image, b, self.size) for f, b in zip(sel, boxes)]
+        return sel, boxes, (self.animator.keypoints(crops) if crops else None)
+
     def _window(self, window: List[Frame], tracks: Sequence[Track],
                 started: Dict[int, Tuple[Any, List[float]]], on_frame) -> Iterator[Frame]:
         """Animate every track covering the frames of ``window``, paste, yield."""
@@ -100,11 +138,8 @@ class Renderer:
         for t in tracks:
             if t.end < first or t.start > last:
                 continue
-            sel = [f for f in window if t.covers(f.index)]
-            boxes = [t.crop_box(f.index, a.face_margin) for f in sel]
-            crops = [crop_square(f.image, b, self.size) for f, b in zip(sel, boxes)]
+            sel, boxes, kp = self._track_keypoints(window, t)
             target = self.targets[t.target]
-            kp = self.animator.keypoints(crops)
             if t.id not in started:
                 if sel[0].index != t.start:  # cannot happen with in-order frames
                     raise RuntimeFailure(f"track {t.id} reached at frame {sel[0].index} "

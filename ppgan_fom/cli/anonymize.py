@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 from typing import Optional, Sequence
 
 from ..errors import InputError
@@ -51,13 +52,17 @@ def anonymize_parser() -> argparse.ArgumentParser:
                     "a JSON report lists the face tracks. See docs/anonymize.md.",
         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     io = p.add_argument_group("inputs and outputs")
-    io.add_argument("--video", required=True, help="video to anonymize")
+    io.add_argument("--video", help="video to anonymize (or --input_dir)")
     io.add_argument("--target_face", action="append", metavar="IMAGE",
                     help="image of the replacement face (required unless --voice_only); "
                          "repeat for several (track i gets target i mod N, tracks numbered "
                          "by first appearance, then left to right)")
-    io.add_argument("--output", required=True,
-                    help="result video (.mp4, .m4v, .mov, .mkv, .gif)")
+    io.add_argument("--output", help="result video (.mp4, .m4v, .mov, .mkv, .gif)")
+    io.add_argument("--input_dir", help="anonymize every video in this folder (and its "
+                                        "sub-folders) on Ray, into --output_dir; "
+                                        "docs/scale.md")
+    io.add_argument("--output_dir", help="with --input_dir: where the outputs, their reports "
+                                         "and manifest.json go")
     io.add_argument("--report", default=None,
                     help="JSON report path (default: beside the output, <output stem>.json)")
     io.add_argument("--no_report", action="store_true", help="do not write the report")
@@ -65,8 +70,42 @@ def anonymize_parser() -> argparse.ArgumentParser:
                     help="anonymize only the voice: the picture is copied untouched (no face "
                          "model runs); see the --voice_* settings")
     _add_anonymize_flags(p)
+    _add_cluster_flags(p)
     common_flags(p)
     return p
+
+
+def _add_cluster_flags(parser: argparse.ArgumentParser) -> None:
+    """``--ray_address``, ``--workers``, ... (fields of :class:`ClusterOptions`)."""
+    from ..scale import ClusterOptions
+
+    grp = parser.add_argument_group("folder runs on Ray (with --input_dir)")
+    for f in dataclasses.fields(ClusterOptions):
+        add_field_flag(grp, f)
+
+
+def _run_folder(args: argparse.Namespace, options) -> str:
+    """``--input_dir``: :func:`ppgan_fom.scale.anonymize_folder`; a one-line summary."""
+    from ..errors import RuntimeFailure
+    from ..scale import ClusterOptions, anonymize_folder
+
+    if args.video or args.output or args.report:
+        raise InputError("--input_dir goes with --output_dir (not --video, --output or "
+                         "--report)")
+    if not args.output_dir:
+        raise InputError("--input_dir needs --output_dir")
+    cluster = ClusterOptions(**{f.name: getattr(args, f.name)
+                                for f in dataclasses.fields(ClusterOptions)})
+    result = anonymize_folder(args.input_dir, args.output_dir, args.target_face or (),
+                              options, cluster=cluster, voice_only=args.voice_only,
+                              reports=not args.no_report)
+    c = result["counts"]
+    summary = (f"{c['done']} done, {c['skipped']} skipped, {c['failed']} failed; "
+               f"manifest: {Path(args.output_dir) / 'manifest.json'}")
+    if c["failed"]:
+        raise RuntimeFailure(f"{c['failed']} of {len(result['videos'])} videos failed "
+                             f"({summary})")
+    return summary
 
 
 def anonymize_main(argv: Optional[Sequence[str]] = None) -> int:
@@ -75,6 +114,11 @@ def anonymize_main(argv: Optional[Sequence[str]] = None) -> int:
         from ..anonymize import FaceAnonymizer, anonymize_voice_only, default_report_path
 
         options = options_from_anonymize_args(args)
+        if args.input_dir:
+            return _run_folder(args, options)
+        if not args.video or not args.output:
+            raise InputError("--video and --output are needed (or --input_dir and "
+                             "--output_dir)")
         report = False if args.no_report else args.report
         if args.voice_only:
             if args.target_face:

@@ -9,10 +9,10 @@ one line and name the file. See docs/video.md for how timing, audio and rotation
 
 from .image import read_image
 from .paths import VIDEO_SUFFIXES, check_video_suffix, ensure_writable_output
-from .probe import VideoInfo, probe_video
+from .probe import VideoInfo, frame_times, probe_video
 from .reader import Frame, is_truncated, iter_frames, read_frames
 from .writer import VideoWriter
 
 __all__ = ["read_image", "VIDEO_SUFFIXES", "check_video_suffix", "ensure_writable_output",
-           "VideoInfo", "probe_video", "Frame", "read_frames", "iter_frames", "is_truncated",
+           "VideoInfo", "probe_video", "frame_times", "Frame", "read_frames", "iter_frames", "is_truncated",
            "VideoWriter"]

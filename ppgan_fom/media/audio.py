@@ -29,13 +29,14 @@ import av
 import numpy as np
 
 from ..errors import VideoError
+from ..types import PathLike
 from .paths import MP4_FAMILY
 from .probe import av_reason, open_input
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AudioTrack", "AudioTransform", "aac_layout", "can_copy_audio", "check_audio_decodes", "MP4_AUDIO_CODECS",
-           "AAC_BITRATE"]
+__all__ = ["AudioTrack", "AudioTransform", "aac_layout", "audio_start", "can_copy_audio",
+           "check_audio_decodes", "MP4_AUDIO_CODECS", "AAC_BITRATE"]
 
 #: Audio codecs that are stream-copied into an MP4/MOV container unchanged.
 MP4_AUDIO_CODECS = frozenset({"aac", "mp3"})
@@ -94,6 +95,20 @@ def check_audio_decodes(source: Path, seconds: float = 1.0) -> None:
             raise VideoError(f"cannot decode the audio of {source}: no audio frame decodes")
 
 
+def _stream_start(stream) -> float:
+    """Time (s) of an audio stream's first sample as the writer takes it (0 if unknown)."""
+    return float(stream.start_time * stream.time_base) if stream.start_time is not None \
+        else 0.0
+
+
+def audio_start(source: PathLike) -> Optional[float]:
+    """Time (s) of the first sample of ``source``'s first audio stream, as
+    :class:`AudioTrack` (and so :class:`~ppgan_fom.media.VideoWriter`'s time origin) takes
+    it; None without an audio stream. Raises VideoError if the file cannot be opened."""
+    with open_input(Path(source), "audio source") as container:
+        return _stream_start(container.streams.audio[0]) if container.streams.audio else None
+
+
 class AudioTrack:
     """The first audio stream of ``source``, written into ``output`` as packets are due.
 
@@ -118,8 +133,7 @@ class AudioTrack:
         self.codec = self._stream.codec_context.codec.canonical_name
         self.copy = transform is None and can_copy_audio(self.codec, out_suffix)
         self.origin = 0.0
-        self.start = float(self._stream.start_time * self._stream.time_base) \
-            if self._stream.start_time is not None else 0.0
+        self.start = _stream_start(self._stream)
         self.packets = 0
         if self.copy:
             self._ostream = output.add_stream_from_template(self._stream)

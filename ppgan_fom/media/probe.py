@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import av
 import av.logging
@@ -23,8 +23,8 @@ from .paths import check_input_file
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["VideoInfo", "probe_video", "open_input", "av_reason", "display_turns",
-           "STILL_IMAGE_FORMATS"]
+__all__ = ["VideoInfo", "probe_video", "frame_times", "open_input", "av_reason",
+           "display_turns", "STILL_IMAGE_FORMATS"]
 
 #: Demuxers that mean "this is a still image, not a video".
 STILL_IMAGE_FORMATS = ("image2", "_pipe")
@@ -184,3 +184,39 @@ def probe_video(path: PathLike) -> VideoInfo:
                      start_time=start, audio_start=audio_start, exact_count=exact, format=fmt)
     logger.debug("probed %s: %s", p, info)
     return info
+
+
+def frame_times(path: PathLike) -> Optional[List[float]]:
+    """Presentation times (seconds) of the frames the decoder will deliver, in display
+    order, from the demuxer alone (packets are read, not decoded): the timestamps of the
+    video packets that an MP4 edit list does not discard, sorted. Used to seek to frame
+    *i* (:func:`~ppgan_fom.media.read_frames` ``start=``); a reader of those frames
+    should check the times it gets, since a damaged packet that does not decode has a
+    timestamp but no frame.
+
+    Returns:
+        The times, or None when some packet has no presentation timestamp (AVI and raw
+        streams may not have them: the times are then only known by decoding).
+
+    Raises:
+        VideoError: the file cannot be opened or has no video stream.
+    """
+    p = Path(path)
+    with open_input(p) as container:
+        if not container.streams.video:
+            raise VideoError(f"no video stream in {p}")
+        stream = container.streams.video[0]
+        tb = stream.time_base or Fraction(1, 90000)
+        pts: List[int] = []
+        try:
+            for packet in container.demux(stream):
+                if packet.dts is None and packet.pts is None or not packet.size:
+                    continue  # the demuxer's end-of-stream marker
+                if packet.is_discard:
+                    continue
+                if packet.pts is None:
+                    return None
+                pts.append(int(packet.pts))
+        except (av.FFmpegError, ValueError) as exc:
+            raise VideoError(f"cannot read video {p}: {av_reason(exc)}") from None
+    return [float(v * tb) for v in sorted(pts)]

@@ -11,9 +11,10 @@ reference frames), whatever the length of the video.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Tuple
 
 import av
 import numpy as np
@@ -60,7 +61,8 @@ def is_truncated(decoded: int, expected: int) -> bool:
 
 
 def read_frames(path: PathLike, *, allow_partial: bool = False,
-                info: Optional[VideoInfo] = None) -> Iterator[Frame]:
+                info: Optional[VideoInfo] = None,
+                start: Optional[Tuple[int, float]] = None) -> Iterator[Frame]:
     """Stream the frames of a video with their presentation times.
 
     The file is probed immediately (open errors raise at call time); frames are decoded
@@ -72,6 +74,11 @@ def read_frames(path: PathLike, *, allow_partial: bool = False,
             count, or whose decoder reports an error, only logs a warning; otherwise it
             raises after the last good frame has been yielded.
         info: the result of :func:`probe_video` if the caller has it.
+        start: ``(index, time)``: begin at the frame whose presentation time is ``time``
+            (seconds, e.g. from :func:`~ppgan_fom.media.probe.frame_times`) and number it
+            ``index``: the demuxer seeks to the keyframe at or before it and the frames
+            before it are decoded but not converted or yielded. The truncation check then
+            counts from ``index``.
 
     Returns:
         An iterator of :class:`Frame` (``image`` writable, ``(H, W)`` = ``info``'s
@@ -81,11 +88,12 @@ def read_frames(path: PathLike, *, allow_partial: bool = False,
         VideoError: at call time if the file is missing / cannot be opened / is a still
             image / has no video stream; during iteration if no frame could be decoded,
             or (after the last frame, unless ``allow_partial``) if decoding failed or
-            stopped short: :class:`TruncatedVideoError` ``"... decoded 40 of 90 frames"``.
+            stopped short: :class:`TruncatedVideoError` ``"... decoded 40 of 90 frames"``;
+            with ``start``, if no frame has that time.
     """
     p = Path(path)
     info = info or probe_video(p)
-    return _decode(p, info, allow_partial)
+    return _decode(p, info, allow_partial, start)
 
 
 def iter_frames(path: PathLike, *, allow_partial: bool = False) -> Iterator[np.ndarray]:
@@ -104,8 +112,11 @@ def _upright(frame: "av.VideoFrame") -> np.ndarray:
     return image
 
 
-def _decode(p: Path, info: VideoInfo, allow_partial: bool) -> Iterator[Frame]:
+def _decode(p: Path, info: VideoInfo, allow_partial: bool,
+            start: Optional[Tuple[int, float]] = None) -> Iterator[Frame]:
     """Generator behind :func:`read_frames`."""
+    first, t_start = start if start is not None else (0, None)
+    half_tick = float(info.time_base) / 2
     decoded = 0
     demux_error: Optional[str] = None
     bad_packets: list = []  # (count, first reason) of packets the decoder refused
@@ -114,6 +125,13 @@ def _decode(p: Path, info: VideoInfo, allow_partial: bool) -> Iterator[Frame]:
     with open_input(p) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"  # frame + slice threads inside the decoder
+        if t_start is not None:
+            try:  # the keyframe at or before the start: decoding is exact from there
+                container.seek(int(math.floor(t_start / info.time_base)), stream=stream,
+                               backward=True, any_frame=False)
+            except (av.FFmpegError, ValueError) as exc:
+                raise VideoError(f"cannot seek to {t_start:.6f} s in video {p}: "
+                                 f"{av_reason(exc)}") from None
         packets = container.demux(stream)
         while True:
             try:
@@ -132,15 +150,25 @@ def _decode(p: Path, info: VideoInfo, allow_partial: bool) -> Iterator[Frame]:
                 time = float(frame.time) if frame.time is not None else (
                     info.start_time if last_time is None else last_time + step)
                 last_time = time
-                yield Frame(decoded, _upright(frame), time)
+                if t_start is not None:
+                    if time < t_start - half_tick:
+                        continue  # between the keyframe and the start
+                    if decoded == 0 and time > t_start + half_tick:
+                        raise VideoError(f"no frame at {t_start:.6f} s in video {p} (the "
+                                         f"next one is at {time:.6f} s)")
+                yield Frame(first + decoded, _upright(frame), time)
                 decoded += 1
-    _check_result(p, info, decoded, demux_error, bad_packets, allow_partial)
+    if t_start is not None and decoded == 0:
+        raise VideoError(f"no frame at {t_start:.6f} s in video {p}")
+    _check_result(p, info, decoded, demux_error, bad_packets, allow_partial, skipped=first)
 
 
 def _check_result(path: Path, info: VideoInfo, decoded: int, demux_error: Optional[str],
-                  bad_packets: list, allow_partial: bool) -> None:
-    """Raise or warn once a decode has delivered ``decoded`` frames."""
+                  bad_packets: list, allow_partial: bool, skipped: int = 0) -> None:
+    """Raise or warn once a decode has delivered ``decoded`` frames (after ``skipped``
+    frames a seek passed over)."""
     error = demux_error or (bad_packets[0] if bad_packets else None)
+    decoded += skipped
     if decoded == 0:
         raise VideoError(f"no frames could be decoded from video {path}"
                          + (f": {error}" if error else ""))

@@ -67,6 +67,10 @@ class VideoWriter:
             has no audio).
         audio_transform: optional factory ``(sample_rate, channels) -> AudioTransform``
             applied to the audio samples (e.g. voice anonymization; forces AAC).
+        origin: the input time (seconds) that becomes time 0 of the output; default the
+            earliest of the first frame's time and the audio's start. Given explicitly,
+            pieces of one video written by separate writers share one timeline (their
+            packets can then be joined by :func:`~ppgan_fom.media.remux.concat_videos`).
         crf, preset: x264 quality settings (GIF: unused).
 
     Raises:
@@ -82,6 +86,7 @@ class VideoWriter:
                  time_base: Optional[Fraction] = None,
                  audio_from: Optional[PathLike] = None,
                  audio_transform: Optional[TransformFactory] = None,
+                 origin: Optional[float] = None,
                  crf: int = 18, preset: str = "medium") -> None:
         if not (isinstance(fps, (int, float, Fraction)) and math.isfinite(fps) and fps > 0):
             raise ValueError(f"fps must be a positive number, got {fps!r}")
@@ -102,7 +107,7 @@ class VideoWriter:
         self._encoder = None
         self._audio: Optional[AudioTrack] = None
         self._tmp: Optional[Path] = None
-        self._origin: Optional[float] = None
+        self._origin: Optional[float] = None if origin is None else float(origin)
         self._last_pts: Optional[int] = None
         self._last_time: Optional[float] = None
         self._nudged = 0
@@ -209,6 +214,8 @@ class VideoWriter:
         if has_audio:
             self._audio = AudioTrack(self.audio_from, self._container, self.path.suffix,
                                      self.audio_transform)
+            if self._origin is not None:
+                self._audio.origin = self._origin
 
     def _tick_rate(self) -> int:
         """Ticks per second of the time base when it is 1/n, else 90 kHz."""
