@@ -57,12 +57,14 @@ def test_run_writes_playable_video(tmp_path, clip, photo, multi, n_faces):
     frames = read_all(out)
     assert len(frames) == 90
     # outside every paste mask, the decoded frames equal the photo within codec noise
+    # (x264 'faster' at CRF 18: mean about 1.9-2.05 grey levels, 4:2:0 chroma included;
+    # 'medium' gave about 1.8: docs/performance.md)
     faces = [np.zeros((64, 64, 3), np.uint8)] * len(boxes)
     _, mask = paste_faces(image, list(zip(boxes, faces)), ratio=pred.options.ratio)
     outside = ~mask
     for f in frames[::15]:
         diff = np.abs(f[:h, :w].astype(int) - image.astype(int))[outside]
-        assert diff.mean() < 2.0 and np.percentile(diff, 99) <= 12
+        assert diff.mean() < 2.2 and np.percentile(diff, 99) <= 12
         inside = np.abs(f[:h, :w].astype(int) - image.astype(int))[mask]
         assert inside.mean() > 10  # the faces really were replaced
 
@@ -90,7 +92,10 @@ def test_batch_size_does_not_change_frames(tmp_path, clip):
     assert results[1].shape[0] == 11
     for b in (3, 8):
         diff = np.abs(results[b].astype(int) - results[1].astype(int))
-        assert diff.max() <= 1, f"batch {b}: max diff {diff.max()}"
+        # oneDNN's float rounding depends a little on the batch (static engine: ~1e-6);
+        # a one-level change of a generated face can become two after the paste's bicubic
+        # up-scaling and colour matching (gain up to 1.5): seen at ~20 of 25M values
+        assert diff.max() <= 2, f"batch {b}: max diff {diff.max()}"
         assert (diff > 0).mean() < 1e-4, f"batch {b}: {(diff > 0).mean():.2e} of pixels differ"
     # and the frames do move: consecutive frames differ
     assert np.abs(results[1][1].astype(int) - results[1][10].astype(int)).max() > 20

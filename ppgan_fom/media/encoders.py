@@ -21,11 +21,14 @@ logger = logging.getLogger(__name__)
 
 #: x264 quality: constant rate factor 18 (about visually lossless).
 DEFAULT_CRF = 18
-#: x264 speed preset. ``veryfast`` rather than x264's ``medium``: at CRF 18 on a 1280x720
-#: clip it costs 2.3-3x less CPU per frame (CPU that the model shares on small machines),
-#: for files 15-27 % smaller and a luma PSNR within -0.4..+0.2 dB of ``medium``
-#: (``benchmarks/bench_pipeline.py`` prints the comparison).
-DEFAULT_PRESET = "veryfast"
+#: x264 speed preset. ``faster`` rather than x264's ``medium``: at CRF 18 it costs 40-45 %
+#: less CPU per frame (CPU the model shares on small machines) for the same or smaller
+#: files: on a 1280x720 camera-like clip 19 % smaller at +0.1 dB luma PSNR; on a photo
+#: with animated faces the same size at +9 % mean error outside the faces (1.96 vs 1.80
+#: grey levels, mostly chroma subsampling). ``veryfast`` saves more CPU (2.7x less than
+#: ``medium``) but costs quality on still backgrounds (2.10). Measured by
+#: ``benchmarks/bench_pipeline.py`` (docs/performance.md).
+DEFAULT_PRESET = "faster"
 #: Frames with more pixels than this (4K UHD) are encoded in x264's low-memory mode: with
 #: the defaults x264 buffers ~40 frames of lookahead plus frame threads, which is
 #: gigabytes for a 48 MP photo.
