@@ -17,10 +17,10 @@ import av
 import numpy as np
 import pytest
 
-ray = pytest.importorskip("ray", reason="Ray is needed for folder runs: pip install "
-                                        "\"ppgan-fom[ray]\"")
+from conftest import SMALL, optional_import  # noqa: E402
 
-from conftest import SMALL  # noqa: E402
+ray = optional_import("ray", reason="Ray is needed for folder runs: pip install "
+                                    "\"ppgan-fom[ray]\"")
 from sync_clips import (FACE, ClipSpec, audio_of, frame_times_of, sync_report,  # noqa: E402
                         write_clip)
 from ppgan_fom.cli import anonymize_main  # noqa: E402
