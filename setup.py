@@ -42,11 +42,14 @@ setup(
         "cpu": CPU_RUNTIME,
         # converting original PyTorch FOMM checkpoints (python -m ppgan_fom.convert)
         "torch": ["torch>=2.0"],
-        # running tests and the example notebook; imageio-ffmpeg makes test videos,
-        # setuptools builds the project's wheel in tests/test_install.py
-        # (ipywidgets: the notebooks' progress bars are widgets)
+        # running the tests and the notebooks: imageio-ffmpeg makes some test videos,
+        # setuptools builds the project's wheel in tests/test_install.py, ipywidgets draws the
+        # notebooks' progress bars, playwright drives Debian's chromium in the web app's
+        # browser tests, librosa and webrtcvad-wheels serve the speaker encoder of the voice
+        # tests (resemblyzer: installed with --no-deps, see .ci/run and docs/testing.md)
         "test": ["pytest>=7", "hypothesis>=6", "nbclient>=0.7", "nbformat>=5", "ipykernel>=6",
-                 "ipywidgets>=8", "imageio-ffmpeg>=0.5", "setuptools>=70.1"],
+                 "ipywidgets>=8", "imageio-ffmpeg>=0.5", "setuptools>=70.1",
+                 "playwright>=1.40", "librosa>=0.10", "webrtcvad-wheels>=2.0.14"],
         # training logs in VisualDL
         "train": ["visualdl>=2.4"],
         # anonymizing a folder on Ray, on this machine or a cluster (docs/scale.md);

@@ -28,8 +28,8 @@ from .media import Frame, VideoInfo, iter_frames, read_frames
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DrivingCrop", "plan_driving_crop", "driving_frames", "crop_frames", "sample_indices",
-           "read_sample_frames", "CLOSEUP_FRACTION"]
+__all__ = ["DrivingCrop", "DrivingVideo", "open_driving", "plan_driving_crop", "driving_frames",
+           "crop_frames", "sample_indices", "read_sample_frames", "CLOSEUP_FRACTION"]
 
 #: A face at least this fraction of the frame's shorter side makes a close-up.
 CLOSEUP_FRACTION = 0.35
@@ -159,3 +159,33 @@ def read_sample_frames(path, info: VideoInfo, allow_partial: bool = False) -> Li
             f"{exc.decoded} frames that decode", path=exc.path, decoded=exc.decoded,
             expected=exc.expected) from None
     return out
+
+
+@dataclass(frozen=True)
+class DrivingVideo:
+    """A driving video ready to stream as model inputs: its file, what the demuxer knows
+    and how each frame is cropped. :meth:`frames` can be called again (a second pass,
+    e.g. for the reference frame)."""
+
+    path: str
+    info: VideoInfo
+    crop: DrivingCrop
+    size: int
+    allow_partial: bool = False
+
+    def frames(self) -> Iterator[Frame]:
+        """Every frame as a ``(size, size, 3)`` uint8 model input, with its index and time."""
+        return crop_frames(read_frames(self.path, info=self.info,
+                                       allow_partial=self.allow_partial), self.crop, self.size)
+
+
+def open_driving(path, info: VideoInfo, detector, size: int, margin: float = 0.5,
+                 auto_crop: bool = True, allow_partial: bool = False) -> DrivingVideo:
+    """Decide how to crop a driving video (a few sampled frames through the detector,
+    :func:`plan_driving_crop`) and return it ready to stream. A truncated video fails
+    here, before any model work, unless ``allow_partial``."""
+    samples = read_sample_frames(path, info, allow_partial)
+    crop = plan_driving_crop(samples, (info.height, info.width), detector, margin=margin,
+                             enabled=auto_crop)
+    logger.info(crop.reason)
+    return DrivingVideo(str(path), info, crop, int(size), allow_partial)

@@ -12,16 +12,14 @@ from typing import Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 
-from . import driving as drv
 from .animator import Animator, SourceState
 from .config import ModelConfig
-from .errors import NoFaceError
-from .geometry import crop_square, face_crop_boxes, paste_faces
-from .media import (VIDEO_SUFFIXES, Frame, ensure_writable_output, probe_video, read_frames,
-                    read_image)
+from .driving import open_driving
+from .geometry import crop_square, paste_faces
+from .media import VIDEO_SUFFIXES, Frame, ensure_writable_output, probe_video, read_image
 from .options import AnimateOptions
-from .pipeline import (Models, animate_frames, create_detector, enhance_frames, load_models,
-                       reference_keypoints, write_video)
+from .pipeline import (Models, animate_frames, create_detector, enhance_frames, find_faces,
+                       load_models, reference_keypoints, write_video)
 from .predictor_paddlegan import PaddleGANMethods
 from .types import Box
 
@@ -33,15 +31,12 @@ __all__ = ["FirstOrderPredictor"]
 class FirstOrderPredictor(PaddleGANMethods):
     """Drop-in for PaddleGAN's ``ppgan.apps.FirstOrderPredictor``.
 
-    Arguments are :class:`~ppgan_fom.options.AnimateOptions` fields: PaddleGAN's names,
-    positional order and meaning (``FirstOrderPredictor('output_dir', None, None, True)``
-    works) plus this project's (docs/options.md, docs/paddlegan.md); or one
-    ``AnimateOptions`` (``options=``). The models load in the constructor;
-    ``load_models=False`` defers that to their first use, so that :meth:`run` checks its
-    inputs and finds the faces before the user waits for weights. Option values read as
-    attributes too (``predictor.ratio``), as PaddleGAN's do. ``models``
-    (:func:`~ppgan_fom.pipeline.load_models`) shares models already loaded (the web app
-    loads them once per process); the model fields of the options are then not used.
+    Arguments are :class:`~ppgan_fom.options.AnimateOptions` fields in PaddleGAN's
+    positional order (``FirstOrderPredictor('output_dir', None, None, True)``), or one
+    ``AnimateOptions`` (docs/options.md, docs/paddlegan.md); values read back as attributes.
+    Models load in the constructor; ``load_models=False`` defers them until :meth:`run` has
+    checked its inputs; ``models`` (:func:`~ppgan_fom.pipeline.load_models`) shares loaded
+    ones (the web app loads them once per process).
 
     Example::
 
@@ -69,13 +64,6 @@ class FirstOrderPredictor(PaddleGANMethods):
         if self._models is None:
             self._models = load_models(self.options)
         return self._models.with_enhancer(self.options)
-
-    def __getattr__(self, name: str):
-        # PaddleGAN's predictor keeps its arguments as attributes (``p.ratio``)
-        own = any(name in k.__dict__ for k in type(self).__mro__)  # a property that failed
-        if not own and name != "options" and name in AnimateOptions.__dataclass_fields__:
-            return getattr(self.options, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def config(self) -> ModelConfig:
@@ -106,15 +94,9 @@ class FirstOrderPredictor(PaddleGANMethods):
 
     def face_boxes(self, image: np.ndarray, source_name: str = "the source image") -> List[Box]:
         """Square crop boxes of the faces to animate (largest only unless multi_person)."""
-        dets = self.detector.detect(image)
-        if len(dets) == 0:
-            raise NoFaceError(f"no face found in {source_name}")
-        boxes = face_crop_boxes(dets, image.shape, margin=self.options.face_margin,
-                                largest_only=not self.options.multi_person)
-        logger.info("%d face(s) found in %s; animating %d%s", len(dets), source_name,
-                    len(boxes), "" if self.options.multi_person else " (the largest; "
-                    "use multi_person to animate all)")
-        return [tuple(int(v) for v in b) for b in boxes]
+        return find_faces(self.detector, image, source_name, self.options.face_margin,
+                          largest_only=not self.options.multi_person,
+                          hint=" (multi_person animates all)")
 
     def prepare(self, image: np.ndarray, boxes: Sequence[Box]) -> SourceState:
         crops = [crop_square(image, b, self.image_size) for b in boxes]
@@ -154,23 +136,14 @@ class FirstOrderPredictor(PaddleGANMethods):
         return Path(self.options.output) / self.options.filename
 
     def run(self, source_image: os.PathLike | str, driving_video: os.PathLike | str) -> str:
-        """Animate the photo's faces with the driving video; write ``output/filename``.
+        """Animate the photo's faces with the driving video; write ``output/filename`` and
+        return its path: frame i at driving frame i's time, the driving video's audio (its
+        offset to the picture kept), the photo's size (padded by a pixel if odd; ``.gif``
+        writes a GIF); with ``face_enhancement`` each face goes through GPEN first.
 
-        With ``face_enhancement`` every animated face goes through GPEN before it is
-        pasted (docs/enhancement.md); frames, size and audio are the same as without.
-
-        Returns:
-            The path of the written video: frame i at driving frame i's time, with the
-            driving video's audio (its offset to the picture kept), the photo's size
-            (padded by a pixel if odd; ``.gif`` writes a GIF).
-
-        Raises:
-            InputError / VideoError / NoFaceError / OutputError: bad photo, driving video
-                or output path, found before the models are used; TruncatedVideoError
-                for a driving video that decodes short of its header (unless
-                ``allow_partial_video``). WeightsError: bad weights. RuntimeFailure: the
-                writer failed. Nothing is ever left at the output path on failure
-                (see docs/errors.md).
+        Raises the typed errors of docs/errors.md (bad photo, video or output path before
+        any model loads; bad weights; writer failures); nothing is left at the output path
+        on failure.
         """
         opts = self.options
         # cheap checks first: inputs, then the output path (created only for good inputs)
@@ -179,23 +152,16 @@ class FirstOrderPredictor(PaddleGANMethods):
         out = ensure_writable_output(self.output_path(), [source_image, driving_video],
                                      suffixes=VIDEO_SUFFIXES)
         boxes = self.face_boxes(image, str(source_image))
-        samples = drv.read_sample_frames(driving_video, info, opts.allow_partial_video)
-        crop = drv.plan_driving_crop(samples, (info.height, info.width), self.detector,
-                                     margin=opts.face_margin, enabled=opts.auto_crop_driving)
-        logger.info(crop.reason)
+        driving = open_driving(driving_video, info, self.detector, self.image_size,
+                               opts.face_margin, opts.auto_crop_driving,
+                               opts.allow_partial_video)
         state = self.prepare(image, boxes)
-
-        def driving() -> Iterator[Frame]:
-            return drv.crop_frames(read_frames(driving_video, info=info,
-                                               allow_partial=opts.allow_partial_video),
-                                   crop, self.image_size)
-
         kp_initial, self.best_frame_found = reference_keypoints(
-            self.animator, state, lambda: (f.image for f in driving()),
+            self.animator, state, lambda: (f.image for f in driving.frames()),
             best_frame=opts.best_frame, find_best_frame=opts.find_best_frame,
             video_name=str(driving_video))
         animated = enhance_frames(
-            animate_frames(self.animator, state, driving(), relative=opts.relative,
+            animate_frames(self.animator, state, driving.frames(), relative=opts.relative,
                            adapt_scale=opts.adapt_scale, kp_initial=kp_initial),
             self.enhancer, opts.batch_size)
         composited = (Frame(f.index, self._paste(image, boxes, faces), f.time)

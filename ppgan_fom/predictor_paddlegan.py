@@ -33,6 +33,15 @@ class PaddleGANMethods:
     ``options``, ``config``, ``animator``, ``enhancer`` and ``detector``)."""
 
     # ------------------------------------------------------------ attributes
+    def __getattr__(self, name: str):
+        # PaddleGAN's predictor keeps its arguments as attributes (``p.ratio``)
+        from .options import AnimateOptions
+
+        own = any(name in k.__dict__ for k in type(self).__mro__)  # a property that failed
+        if not own and name != "options" and name in AnimateOptions.__dataclass_fields__:
+            return getattr(self.options, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     @property
     def cfg(self) -> dict:
         """The model config as PaddleGAN's ``{'model': ...}`` dict."""

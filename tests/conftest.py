@@ -71,6 +71,20 @@ def optional_import(module: str, reason: str) -> ModuleType:
                 f"{problem} ({reason})", pytrace=False)
 
 
+def optional_tool(program: str, reason: str) -> str:
+    """The path of an external program a test needs (e.g. ``espeak-ng``): skip without it,
+    except that a program named in ``$PPGAN_FOM_REQUIRE`` must be there (CI installs it)."""
+    import shutil
+
+    exe = shutil.which(program)
+    if exe is not None:
+        return exe
+    if program in required_modules():
+        pytest.fail(f"{program} is required here (PPGAN_FOM_REQUIRE) but not installed "
+                    f"({reason})", pytrace=False)
+    pytest.skip(f"{program} not installed ({reason})")
+
+
 def shared_path(*parts: str) -> Path:
     """A path under ../shared, or skip the test with the reason. Only for files too large
     for the repository; small ones are in tests/data (README there) or made by

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import optional_import
+
 from app_helpers import CLIP_FRAMES, PHOTO, PORTRAIT, SAMPLE_CLIP, SMALL, short_clip_with_tone
 from ppgan_fom.errors import InputError, NoFaceError, VideoError, WeightsError
 from ppgan_fom.media import probe_video, read_frames, read_image
@@ -329,7 +331,7 @@ def test_server_without_weights_stops_at_start_up_with_one_line(tmp_path):
 
 
 def test_page_shows_optional_controls_only_when_the_library_has_them(ctx, monkeypatch):
-    pytest.importorskip("gradio", reason='Gradio is not installed (pip install -e ".[app]")')
+    optional_import("gradio", reason='Gradio is not installed (pip install -e ".[app]")')
     from ppgan_fom.app import choices, ui
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(ctx.workspace.cache))

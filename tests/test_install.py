@@ -38,7 +38,7 @@ PACKAGES = ("ppgan_fom", "faceutils")
 #: import name -> distribution declaring it (Paddle/OpenCV: the `cpu` extra's builds)
 MODULE_DIST = {
     "numpy": "numpy", "scipy": "scipy", "PIL": "pillow", "av": "av",
-    "imageio_ffmpeg": "imageio-ffmpeg", "tqdm": "tqdm", "yaml": "pyyaml",
+    "imageio_ffmpeg": "imageio-ffmpeg", "tqdm": "tqdm", "yaml": "pyyaml", "ray": "ray",
     "paddle": "paddlepaddle", "cv2": "opencv-python-headless",
     "torch": "torch", "visualdl": "visualdl", "tflite": "tflite", "flatbuffers": "flatbuffers",
     "gradio": "gradio",

@@ -10,10 +10,10 @@ import json
 
 import pytest
 
-from conftest import REPO, SMALL
+from conftest import optional_import, REPO, SMALL
 
-nbformat = pytest.importorskip("nbformat", reason="install the test extra: pip install -e .[test]")
-nbclient = pytest.importorskip("nbclient", reason="install the test extra: pip install -e .[test]")
+nbformat = optional_import("nbformat", reason="install the test extra: pip install -e .[test]")
+nbclient = optional_import("nbclient", reason="install the test extra: pip install -e .[test]")
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
 

@@ -90,13 +90,14 @@ def test_batch_size_does_not_change_frames(tmp_path, clip):
         pred = _predictor(tmp_path, multi_person=True, batch_size=b)
         results[b] = np.stack(list(pred.animate(src, drv)))
     assert results[1].shape[0] == 11
+    # The static engine's Winograd layers run their matrix products batched over the images,
+    # and oneDNN's kernels round differently for different batch sizes: float32 noise that
+    # reaches one grey level on ~2e-4 of the faces' pixels (two after colour matching).
+    # Reading the wrong frames (PaddleGAN #647) changes whole faces by tens of levels.
     for b in (3, 8):
         diff = np.abs(results[b].astype(int) - results[1].astype(int))
-        # oneDNN's float rounding depends a little on the batch (static engine: ~1e-6);
-        # a one-level change of a generated face can become two after the paste's bicubic
-        # up-scaling and colour matching (gain up to 1.5): seen at ~20 of 25M values
         assert diff.max() <= 2, f"batch {b}: max diff {diff.max()}"
-        assert (diff > 0).mean() < 1e-4, f"batch {b}: {(diff > 0).mean():.2e} of pixels differ"
+        assert (diff > 0).mean() < 1e-3, f"batch {b}: {(diff > 0).mean():.2e} of pixels differ"
     # and the frames do move: consecutive frames differ
     assert np.abs(results[1][1].astype(int) - results[1][10].astype(int)).max() > 20
 

@@ -17,7 +17,8 @@ import numpy as np
 import paddle
 import pytest
 
-from conftest import SMALL, shared_path
+import golden_weights
+from conftest import DATA, SMALL
 from ppgan_fom.config import from_dict
 from ppgan_fom.engine import EagerEngine, StaticEngine, cache_key
 from ppgan_fom.model import load_fomm
@@ -29,8 +30,9 @@ def _set(name):
     if name == "small64":  # the trimmed copy in tests/data (runs from a plain clone)
         return (np.load(SMALL / "fom_small64_golden_trimmed.npz"),
                 SMALL / "fom_small64_random.pdparams", 64)
-    d = shared_path("golden", "fom_mobile128")
-    return np.load(d / "fom_mobile128_golden.npz"), d / "fom_mobile128_random.pdparams", 128
+    # the trimmed copy and the weights rebuilt from their recipe (tests/data/README.md)
+    return (np.load(DATA / "fom_mobile128" / "fom_mobile128_golden_trimmed.npz"),
+            golden_weights.weights_file("fom_mobile128"), 128)
 
 
 _CACHE = {}

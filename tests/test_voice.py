@@ -20,7 +20,7 @@ import pytest
 import scipy.linalg
 import scipy.signal
 
-from conftest import optional_import
+from conftest import optional_import, optional_tool
 from ppgan_fom.errors import InputError
 from ppgan_fom.voice import VoiceAnonymizer, anonymize_voice, parse_value
 
@@ -134,9 +134,7 @@ def median_ratio(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.fixture(scope="session")
 def speech(tmp_path_factory):
     """{voice: [sentence0, sentence1]} as float64 at 16 kHz, made with espeak-ng."""
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        pytest.skip("espeak-ng not installed (Debian package espeak-ng): no test speech")
+    exe = optional_tool("espeak-ng", "Debian package espeak-ng: the test speech")
     d = tmp_path_factory.mktemp("speech")
     out = {}
     for name, voice in VOICES.items():

@@ -98,13 +98,17 @@ class FaceAnonymizer:
         """Pass 1: detect faces, find scene cuts, build smoothed tracks (boxes only)."""
         return plan_tracks(video, self.detector, self.options, info)
 
+    def renderer(self, targets: Sequence[TargetFace]) -> Renderer:
+        """Pass 2's :class:`Renderer` on this anonymizer's models (the enhancer included),
+        for whole videos and for chunks of them."""
+        return Renderer(self.animator, self.options, targets, enhancer=self.enhancer)
+
     def render(self, video: PathLike, plan: TrackPlan, targets: Sequence[TargetFace],
                on_frame: Optional[Callable[[FrameResult], None]] = None) -> Iterator[Frame]:
         """Pass 2: every frame of the video, with the faces of the plan's tracks replaced
         (see :meth:`Renderer.render`)."""
         frames = read_frames(video, allow_partial=self.options.animate.allow_partial_video)
-        return Renderer(self.animator, self.options, targets,
-                        enhancer=self.enhancer).render(frames, plan.tracks, on_frame)
+        return self.renderer(targets).render(frames, plan.tracks, on_frame)
 
     def run(self, video: PathLike, target_faces: Union[PathLike, Sequence[PathLike]],
             output: PathLike, report: Union[PathLike, None, bool] = None,

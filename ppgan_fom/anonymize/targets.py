@@ -9,8 +9,9 @@ from typing import Any, List, Sequence
 
 import numpy as np
 
-from ..errors import InputError, NoFaceError
-from ..geometry import crop_square, face_crop_boxes
+from ..errors import InputError
+from ..geometry import crop_square
+from ..pipeline.faces import find_faces
 from ..media import read_image
 from ..tracking import Track
 from ..types import Box, PathLike
@@ -44,15 +45,10 @@ def prepare_targets(paths: Sequence[PathLike], detector, animator,
     out: List[TargetFace] = []
     for p in paths:
         image = read_image(p)
-        dets = detector.detect(image)
-        if len(dets) == 0:
-            raise NoFaceError(f"no face found in target face image {p}")
-        box = tuple(int(v) for v in face_crop_boxes(dets, image.shape, margin=face_margin,
-                                                    largest_only=True)[0])
+        (box,) = find_faces(detector, image, f"target face image {p}", face_margin,
+                            largest_only=True)
         crop = crop_square(image, box, animator.image_size)
         out.append(TargetFace(str(p), box, crop, animator.prepare_sources([crop])))
-        if len(dets) > 1:
-            logger.info("target %s has %d faces: using the largest", p, len(dets))
     return out
 
 

@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from ..anonymize import (AnonymizeOptions, FaceAnonymizer, Renderer, anonymize_voice_only,
+from ..anonymize import (AnonymizeOptions, FaceAnonymizer, anonymize_voice_only,
                          assign_targets)
 from ..errors import FomError, InputError
 from ..media import VIDEO_SUFFIXES, ensure_writable_output, frame_times, probe_video
@@ -168,7 +168,7 @@ class AnonymizeWorker:
         """Render chunk ``index`` of a planned video into its part file."""
         t0 = time.time()
         try:
-            renderer = Renderer(self.anonymizer.animator, self.options, self.targets)
+            renderer = self.anonymizer.renderer(self.targets)
             n = render_chunk(renderer, vplan, index)
             return self._result("chunk", vplan.key, t0, index=index, frames=n)
         except Exception as exc:
