@@ -202,11 +202,12 @@ def _anonymize_stages(anon):
 
 @contextlib.contextmanager
 def _demo_stages(pred):
+    import ppgan_fom.driving as driving
     import ppgan_fom.predictor as predictor
     from ppgan_fom.media import writer
 
     st = Stages()
-    st.wrap(predictor, "read_frames", "decode", iterator=True)
+    st.wrap(driving, "read_frames", "decode", iterator=True)
     st.wrap(pred.animator, "keypoints", "keypoints")
     st.wrap(pred.animator, "animate_batch", "generator")
     st.wrap(predictor, "paste_faces", "paste")
@@ -226,12 +227,7 @@ def _clock(fn):
 
 # --------------------------------------------------------------------------- runs
 #: pipeline variants: name -> module attributes set for the run
-OVERLAP_ON: Dict[str, dict] = {"pipeline": {}}
-OVERLAP_AB: Dict[str, dict] = {
-    "pipeline": {},
-    "pipeline, IO in the calling thread": {"ppgan_fom.media.reader.DECODE_AHEAD": 0,
-                                           "ppgan_fom.pipeline.frames.ENCODE_BEHIND": 0},
-}
+DEFAULT_VARIANTS: Dict[str, dict] = {"pipeline": {}}
 
 
 @contextlib.contextmanager
@@ -270,7 +266,7 @@ def _interleaved(animation, pipeline, stage_context, variants: Dict[str, dict], 
 
 
 def anonymize_pair_runs(models, clip: Path, reps: int, tmp: Path,
-                        variants: Dict[str, dict] = OVERLAP_ON) -> dict:
+                        variants: Dict[str, dict] = DEFAULT_VARIANTS) -> dict:
     """Interleaved: the anonymizer on ``clip`` vs the animator alone on its crops."""
     from ppgan_fom import FaceAnonymizer
     from ppgan_fom.geometry import crop_square
@@ -303,7 +299,7 @@ def anonymize_pair_runs(models, clip: Path, reps: int, tmp: Path,
 
 
 def demo_pair_runs(models, driving: Path, reps: int, tmp: Path,
-                   variants: Dict[str, dict] = OVERLAP_ON) -> dict:
+                   variants: Dict[str, dict] = DEFAULT_VARIANTS) -> dict:
     """Interleaved: ``FirstOrderPredictor.run`` (5 faces) vs the animator alone."""
     from ppgan_fom import FirstOrderPredictor
     from ppgan_fom.driving import DrivingCrop, driving_frames
@@ -431,9 +427,6 @@ def main() -> int:
     p.add_argument("--frames", type=int, default=90, help="frames of the 1280x720 clip")
     p.add_argument("--demo_frames", type=int, default=20, help="driving frames of the demo")
     p.add_argument("--skip", nargs="*", default=[], choices=["anonymize", "demo", "x264"])
-    p.add_argument("--overlap_ab", action="store_true",
-                   help="also run the pipelines with decoding and encoding in the calling "
-                        "thread (interleaved), to measure what the background threads gain")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args()
 
@@ -456,7 +449,7 @@ def main() -> int:
               "load_s": time.perf_counter() - t0, "engine": models.animator.engine.name}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        variants = OVERLAP_AB if args.overlap_ab else OVERLAP_ON
+        variants = DEFAULT_VARIANTS
         if "anonymize" not in args.skip:
             result["anonymize"] = anonymize_pair_runs(models, clip, args.reps, tmp, variants)
         if "demo" not in args.skip:

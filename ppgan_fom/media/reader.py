@@ -4,11 +4,8 @@ Frames come out in display order, upright (the display matrix of a phone clip is
 applied), as ``(H, W, 3)`` uint8 RGB arrays, each with the time the demuxer gives it: a
 variable-frame-rate clip keeps its irregular times, an MP4 edit list (a stream-copied
 cut) is honoured (frames before the edit are not delivered), a video that starts after
-its audio keeps its start time. Frames are decoded in a background thread at most
-:data:`DECODE_AHEAD` frames ahead of the consumer (FFmpeg releases the GIL while it
-decodes and converts, so decoding overlaps the model: :mod:`ppgan_fom.background`);
-memory is those few frames (plus the decoder's own reference frames), whatever the
-length of the video.
+its audio keeps its start time. Memory is one decoded frame (plus the decoder's own
+reference frames), whatever the length of the video.
 """
 
 from __future__ import annotations
@@ -22,7 +19,6 @@ from typing import Iterator, Optional, Tuple
 import av
 import numpy as np
 
-from ..background import run_ahead
 from ..errors import TruncatedVideoError, VideoError
 from ..types import PathLike
 from .probe import VideoInfo, av_reason, display_turns, open_input, probe_video
@@ -32,8 +28,6 @@ logger = logging.getLogger(__name__)
 __all__ = ["Frame", "read_frames", "iter_frames", "is_truncated",
            "TRUNCATION_MIN_MISSING", "TRUNCATION_MAX_FRACTION"]
 
-#: Frames decoded ahead of the consumer, in a background thread (0: in the caller's).
-DECODE_AHEAD = 2
 #: A decode that ends short of the expected count is only called truncated if it is more
 #: than this many frames short ...
 TRUNCATION_MIN_MISSING = 2
@@ -99,15 +93,14 @@ def read_frames(path: PathLike, *, allow_partial: bool = False,
     """
     p = Path(path)
     info = info or probe_video(p)
-    return run_ahead(_decode(p, info, allow_partial, start), DECODE_AHEAD, "decoder")
+    return _decode(p, info, allow_partial, start)
 
 
 def iter_frames(path: PathLike, *, allow_partial: bool = False) -> Iterator[np.ndarray]:
     """The images of :func:`read_frames` alone: ``(H, W, 3)`` uint8 RGB, upright."""
     p = Path(path)
     info = probe_video(p)
-    return (f.image for f in run_ahead(_decode(p, info, allow_partial), DECODE_AHEAD,
-                                       "decoder"))
+    return (f.image for f in _decode(p, info, allow_partial))
 
 
 def _upright(frame: "av.VideoFrame") -> np.ndarray:

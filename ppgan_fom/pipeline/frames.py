@@ -11,7 +11,6 @@ from typing import Deque, Iterable, Iterator, List, Optional, Tuple, TypeVar
 
 import numpy as np
 
-from ..background import Behind
 from ..media import Frame, VideoWriter
 from ..media.audio import TransformFactory
 from ..progress import progress
@@ -20,8 +19,6 @@ from ..types import PathLike
 __all__ = ["animate_frames", "enhance_frames", "write_video"]
 
 T = TypeVar("T")
-#: Frames the encoder thread may lag behind the frame loop (0: encode in the loop).
-ENCODE_BEHIND = 3
 
 
 def animate_frames(animator, source, frames: Iterable[Frame], *, relative: bool,
@@ -91,23 +88,11 @@ def write_video(path: PathLike, frames: Iterable[Frame], size: Tuple[int, int], 
                 audio_transform: Optional[TransformFactory] = None,
                 total: Optional[int] = None, desc: str = "writing") -> int:
     """Write every frame at its own time (:class:`~ppgan_fom.media.VideoWriter`); return
-    the number of frames written. Nothing is left at ``path`` if anything fails.
-
-    The frames are encoded in a background thread, at most :data:`ENCODE_BEHIND` behind
-    the loop that produces them (:class:`~ppgan_fom.background.Behind`): the encoder's
-    colour conversion and waits for x264 overlap the model instead of stalling it. A
-    producer must not modify a frame's image after yielding it.
-    """
+    the number of frames written. Nothing is left at ``path`` if anything fails."""
     written = 0
     with VideoWriter(Path(path), size, fps, time_base=time_base, audio_from=audio_from,
                      audio_transform=audio_transform) as writer:
-        encoder = Behind(lambda f: writer.write(f.image, f.time), ENCODE_BEHIND, "encoder")
-        try:
-            for f in progress(frames, total=total, desc=desc):
-                encoder.put(f)
-                written += 1
-            encoder.finish()
-        except BaseException:
-            encoder.abort()
-            raise
+        for f in progress(frames, total=total, desc=desc):
+            writer.write(f.image, f.time)
+            written += 1
     return written
