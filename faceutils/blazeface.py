@@ -28,7 +28,8 @@ from typing import Callable, List, Optional, Tuple, Union
 import numpy as np
 
 from ppgan_fom.checkpoint import load_checkpoint, validate_state_dict
-from ppgan_fom.errors import WeightsError
+from ppgan_fom.errors import RuntimeFailure, WeightsError
+from ppgan_fom.static_graphs import strict_mode
 
 from . import blazeface_post as post
 from ppgan_fom.runtime import ensure_cpu_threads
@@ -176,9 +177,13 @@ class BlazeFaceDetector(FaceDetector):
             except Exception as exc:  # export failed: stay correct, be slower
                 if isinstance(exc, WeightsError):
                     raise
-                logger.warning("static BlazeFace engine unavailable (%s: %s); using eager "
-                               "mode", exc.__class__.__name__,
-                               str(exc).splitlines()[0] if str(exc) else "")
+                reason = f"{exc.__class__.__name__}: " \
+                         f"{str(exc).splitlines()[0] if str(exc) else ''}"
+                if strict_mode():
+                    raise RuntimeFailure(f"static BlazeFace engine unavailable ({reason}) and "
+                                         f"PPGAN_FOM_STRICT_ENGINE is set") from exc
+                logger.warning("static BlazeFace engine unavailable (%s); using eager mode",
+                               reason)
         if self._net is None:
             self._net = _eager_runner(load_blazeface_net(weights))
         self.score_threshold = float(score_threshold)

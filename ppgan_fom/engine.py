@@ -41,7 +41,8 @@ from .modules import KPDetector, OcclusionAwareGenerator
 from .modules.inference_layers import fast_inference_layers
 # re-exported: the GPEN enhancer and the benchmarks import these names from here
 from .static_graphs import (ONEDNN_OPS, Predictor, engine_cache_dir, export_graphs,  # noqa: F401
-                            export_layer, files_digest, is_exported, model_file)
+                            export_layer, files_digest, is_exported, model_file,
+                            strict_mode)
 
 logger = logging.getLogger(__name__)
 
@@ -288,7 +289,7 @@ def make_engine(kind: Optional[str], generator: Optional[OcclusionAwareGenerator
         raise
     except Exception as exc:  # export or predictor creation failed: stay correct, be slower
         reason = f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        if os.environ.get("PPGAN_FOM_STRICT_ENGINE", "") in ("1", "true", "yes"):
+        if strict_mode():
             raise RuntimeFailure(f"static inference engine unavailable ({reason}) and "
                                  f"PPGAN_FOM_STRICT_ENGINE is set") from exc
         logger.warning("static inference engine unavailable (%s); using eager mode", reason)

@@ -31,12 +31,15 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ENV_ENGINE_CACHE", "ONEDNN_OPS", "ONEDNN_CACHE_SHAPES", "engine_cache_dir",
+__all__ = ["ENV_ENGINE_CACHE", "ENV_STRICT", "strict_mode", "ONEDNN_OPS", "ONEDNN_CACHE_SHAPES", "engine_cache_dir",
            "export_layer", "export_graphs", "ensure_exported", "is_exported", "model_file",
            "files_digest", "Predictor"]
 
 #: Environment variable overriding where exports are cached.
 ENV_ENGINE_CACHE = "PPGAN_FOM_ENGINE_CACHE"
+#: Set to 1 to make a failed static engine an error instead of a warning and the eager
+#: fallback (the test suite sets it, so that a broken export cannot pass on the eager path).
+ENV_STRICT = "PPGAN_FOM_STRICT_ENGINE"
 #: Operators given oneDNN kernels on the CPU (the rest run on Paddle's CPU kernels).
 ONEDNN_OPS = frozenset({"conv2d", "depthwise_conv2d", "fused_conv2d", "pool2d", "relu",
                         "batch_norm", "batch_norm_", "elementwise_add", "add", "concat",
@@ -48,6 +51,11 @@ ONEDNN_OPS = frozenset({"conv2d", "depthwise_conv2d", "fused_conv2d", "pool2d", 
 ONEDNN_CACHE_SHAPES = 3
 
 Graphs = Dict[str, Tuple[object, Sequence]]
+
+
+def strict_mode() -> bool:
+    """Whether a static engine that cannot be built is an error (``$PPGAN_FOM_STRICT_ENGINE``)."""
+    return os.environ.get(ENV_STRICT, "").strip().lower() in ("1", "true", "yes")
 
 
 def engine_cache_dir() -> Path:
