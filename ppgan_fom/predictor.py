@@ -19,7 +19,8 @@ from .geometry import crop_square, paste_faces
 from .media import VIDEO_SUFFIXES, Frame, ensure_writable_output, probe_video, read_image
 from .options import AnimateOptions
 from .pipeline import (Models, animate_frames, create_detector, enhance_frames, find_faces,
-                       load_models, reference_keypoints, write_video)
+                       load_models, reference_keypoints, resolve_config,
+                       write_video)
 from .predictor_paddlegan import PaddleGANMethods
 from .types import Box
 
@@ -90,6 +91,10 @@ class FirstOrderPredictor(PaddleGANMethods):
 
     @property
     def image_size(self) -> int:
+        """The model's square input side; read from the config alone when the models are
+        not loaded yet, so :meth:`run` can check the driving video before loading them."""
+        if self._models is None:
+            return resolve_config(self.options).image_size
         return self.config.image_size
 
     def face_boxes(self, image: np.ndarray, source_name: str = "the source image") -> List[Box]:

@@ -57,7 +57,7 @@ def test_aistudio_notebook_executes(tmp_path, monkeypatch, widgets):
     assert "running on the CPU; face enhancement off (CPU)" in stdout
     # the library's log lines, shown once each by log_to_stderr()
     found = [ln for ln in stderr.splitlines() if "face(s) found in" in ln]
-    assert len(found) == 1 and found[0].startswith("INFO ppgan_fom.predictor: ")
+    assert len(found) == 1 and found[0].startswith("INFO ppgan_fom.pipeline.faces: ")
     assert "INFO ppgan_fom.runtime: device cpu" in stderr
     # the progress bar: tqdm.auto's widget, or its text bar on stderr without ipywidgets
     shown = [o for o in _outputs(nb, "display_data") if WIDGET in o.get("data", {})]

@@ -47,6 +47,13 @@ def official_weights(options: AnimateOptions) -> str:
         "vox-512" if options.image_size == 512 else "vox-256"
 
 
+def resolve_config(options: AnimateOptions) -> ModelConfig:
+    """The model config the options ask for (a preset, a YAML file or a dict, with the
+    ``image_size`` / ``mobile_net`` overrides), read without loading any weights."""
+    return load_config(options.config, image_size=options.image_size,
+                       mobile_net=options.mobile_net)
+
+
 def load_animator(options: AnimateOptions) -> Tuple[ModelConfig, "Animator"]:
     """The resolved config and a ready :class:`~ppgan_fom.animator.Animator`: device and
     threads set, weights resolved (downloaded if needed) and loaded strictly, the engine
@@ -68,8 +75,7 @@ def load_animator(options: AnimateOptions) -> Tuple[ModelConfig, "Animator"]:
 
     device = setup_device(threads=options.threads, device=options.requested_device)
     engine_kind = _engine_kind(options, device)
-    cfg = load_config(options.config, image_size=options.image_size,
-                      mobile_net=options.mobile_net)
+    cfg = resolve_config(options)
     chosen = options.weight_path is None
     weights = official_weights(options) if chosen else options.weight_path
     path = resolve_weights(str(weights))
