@@ -20,7 +20,14 @@ configuration):
 * ppgan 2.1.0 from PyPI in its own venv (paddlepaddle 2.6.2), batch 1 and 8
   (``benchmarks/ppgan_ref/``; skipped with ``--no-ppgan``);
 * the max abs difference of each fast path's prediction against the eager reference;
-* with ``--profile``, the per-primitive oneDNN profile of both static generator graphs.
+* the static engines' first-run export time (vox-256 FOMM graphs, BlazeFace) in an empty
+  cache, and the setup time of a later process reusing that export;
+* the peak RSS of whole runs as users run them: the photo demo (1 face, the 3 s clip) and
+  the anonymizer on a 1280x720 one-face clip (ppgan's peak RSS comes from its run above);
+* the anonymize and demo pipeline efficiencies (``benchmarks/bench_pipeline.py``, run in
+  its own process; skipped with ``--no-pipeline``);
+* with ``--profile``, the per-primitive oneDNN profile of both static generator graphs;
+* at the end, the README's performance table in Markdown, the machine named.
 
 All runs use the same seeded random full-size vox-256 weights
 (``benchmarks/ppgan_ref/make_weights.py``, seed 20240601, made once in the ppgan venv and
@@ -101,16 +108,25 @@ def _diff_vs_eager(engine, gen, kp, frames, src) -> dict:
 
 
 def worker(args) -> dict:
-    """Time one configuration in this process; returns the figures."""
+    """Time one configuration in this process, built as the pipelines build it (the static
+    engine without eager networks; they are loaded only for the eager engine or the final
+    cross-check); returns the figures."""
     from ppgan_fom.animator import Animator
+    from ppgan_fom.config import load_config
     from ppgan_fom.engine import make_engine
+    from ppgan_fom.model import load_fomm
+    from ppgan_fom.runtime import setup_device
 
-    device, cfg, gen, kp = _setup(args)
+    if args.fast_layers in ("0", "1"):
+        os.environ["PPGAN_FOM_FAST_LAYERS"] = args.fast_layers
+    device = setup_device(threads=args.threads)
+    cfg = load_config(args.config)
     t0 = time.perf_counter()
-    engine = make_engine(args.engine, gen, kp, cfg.image_size, args.weights, repr(cfg),
-                         args.threads, device)
+    engine = make_engine(args.engine, None, None, cfg.image_size, args.weights, repr(cfg),
+                         args.threads, device,
+                         networks=lambda: load_fomm(cfg, args.weights))
     setup_s = time.perf_counter() - t0
-    anim = Animator(gen, kp, cfg.image_size, args.batch, engine=engine)
+    anim = Animator(image_size=cfg.image_size, batch_size=args.batch, engine=engine)
     frames, src = _inputs(args, cfg.image_size)
     state = anim.prepare_sources([src] * args.faces)
     warm = frames[:args.batch]
@@ -120,14 +136,74 @@ def worker(args) -> dict:
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     result = {"config": cfg.name, "engine": engine.name, "batch": args.batch,
               "fast_layers": getattr(engine, "fast_layers", None), "engine_setup_s": setup_s,
+              "export_s": getattr(engine, "export_seconds", None),
               "faces": args.faces, "frames": len(frames), "seconds": wall, "cpu_seconds": cpu,
               "face_frames_per_s": len(frames) * args.faces / wall,
               "seconds_per_frame": wall / len(frames),
-              # before the eager check below, whose activations would dominate it
+              # before the eager check below, whose networks and activations would count
               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     if args.check_eager:
+        gen, kp = load_fomm(cfg, args.weights)
         result.update(_diff_vs_eager(engine, gen, kp, frames, src))
     return result
+
+
+def export_worker(args) -> dict:
+    """Build the static engines in this process from the export cache the parent chose
+    (``PPGAN_FOM_ENGINE_CACHE``): the FOMM (``--config``) and BlazeFace. In an empty
+    cache this is the first run (export included); in a filled one, a later process."""
+    from faceutils.blazeface import static_runner
+    from ppgan_fom.config import load_config
+    from ppgan_fom.engine import make_engine
+    from ppgan_fom.model import load_fomm
+    from ppgan_fom.runtime import setup_device
+
+    device = setup_device(threads=args.threads)
+    cfg = load_config(args.config)
+    built = []
+
+    def networks():
+        built.append(1)
+        return load_fomm(cfg, args.weights)
+
+    t0 = time.perf_counter()
+    engine = make_engine("static", None, None, cfg.image_size, args.weights, repr(cfg),
+                         args.threads, device, networks=networks)
+    fomm_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    static_runner()
+    blaze_s = time.perf_counter() - t0
+    return {"engine": engine.name, "fomm_setup_s": fomm_s,
+            "fomm_export_s": engine.export_seconds, "eager_networks_built": bool(built),
+            "blazeface_setup_s": blaze_s,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def rss_worker(args) -> dict:
+    """One full run in this process, as a user runs it; returns its peak RSS.
+    ``--case demo``: vox-256, the sample photo (1 face) animated by the 3 s clip;
+    ``--case anonymize``: the 1280x720 one-face clip of ``bench_pipeline.py``."""
+    import tempfile
+
+    from bench_pipeline import make_clip
+
+    os.environ["PPGAN_FOM_PROGRESS"] = "0"
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.case == "demo":
+            from ppgan_fom import FirstOrderPredictor
+
+            FirstOrderPredictor(config=args.config, weight_path=args.weights,
+                                threads=args.threads, output=tmp).run(str(SOURCE), str(CLIP))
+        else:
+            from ppgan_fom import FaceAnonymizer
+
+            clip = make_clip(BENCH / "face_1280x720_90f.mp4")
+            FaceAnonymizer(config=args.config, weight_path=args.weights,
+                           threads=args.threads).run(str(clip), [str(SOURCE)],
+                                                     str(Path(tmp) / "anon.mp4"), report=False)
+    return {"case": args.case, "seconds": time.perf_counter() - t0,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def compare_worker(args) -> dict:
@@ -331,6 +407,20 @@ def run_worker(env=None, mode="--worker", **kw) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def run_pipeline(env, threads: int, quick: bool) -> dict:
+    """``bench_pipeline.py`` in its own process: the anonymize and demo efficiencies."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "pipeline.json"
+        cmd = [sys.executable, str(HERE / "bench_pipeline.py"), "--threads", str(threads),
+               "--json", str(out)] + (["--reps", "1", "--demo_frames", "6"] if quick else [])
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if r.returncode != 0:
+            raise SystemExit(f"bench_pipeline.py failed:\n{r.stderr[-3000:]}")
+        return json.loads(out.read_text())
+
+
 # --------------------------------------------------------------------------- ppgan
 def ppgan_python() -> str:
     out = subprocess.run(["bash", str(HERE / "ppgan_ref" / "setup_env.sh")], check=True,
@@ -379,6 +469,49 @@ def machine() -> str:
             f"load avg {os.getloadavg()[0]:.1f}")
 
 
+def markdown_table(rows: dict, extra: dict, threads: int) -> str:
+    """The README's performance table, from this run's figures."""
+    def spf(name):
+        r = rows.get(name)
+        return f"{r['seconds_per_frame']:.3f}" if r else "n/a"
+
+    pp1 = rows.get("ppgan 2.1.0 b1")
+    ours1 = rows["ours vox-256 static b1"]
+    c, sg = extra["compare"], extra["sgemm"]
+    mac = c["macs"]
+    peak = max(sg["paddle_inference_gflops"], sg["numpy_gflops"])
+    ef, ea = extra["export_first"], extra["export_again"]
+    lines = [f"Machine: {machine()}; {threads} threads; {time.strftime('%Y-%m-%d')}; "
+             f"`python benchmarks/bench_speed.py`", "",
+             "| | ppgan-fom | PaddleGAN ppgan 2.1.0 |", "|---|---|---|",
+             f"| vox-256, s per face-frame, static engine (batch 1) | {spf('ours vox-256 static b1')} "
+             f"| {1 / pp1['face_frames_per_s']:.3f} |" if pp1 else
+             f"| vox-256, s per face-frame, static engine (batch 1) | {spf('ours vox-256 static b1')} | n/a |",
+             f"| vox-256, s per face-frame, eager (batch 1) | {spf('ours vox-256 eager b1')} | |",
+             f"| vox-mobile, s per face-frame, static / eager (batch 1) | "
+             f"{spf('ours vox-mobile static b1')} / {spf('ours vox-mobile eager b1')} | |"]
+    if pp1:
+        lines.append(f"| speed vs ppgan (vox-256, batch 1) | "
+                     f"{ours1['face_frames_per_s'] / pp1['face_frames_per_s']:.1f}x | 1x |")
+    lines += [f"| achieved GFLOPS (direct formulation, {2 * mac['direct']:.0f} GFLOP per "
+              f"face-frame) / SGEMM peak | {2 * mac['direct'] / c['fast']['seconds_per_frame']:.0f}"
+              f" / {peak:.0f} | |",
+              f"| peak RSS, vox-256 photo demo (1 face) / anonymize 1280x720 | "
+              f"{extra['rss_demo']['peak_rss_mb'] / 1024:.2f} / "
+              f"{extra['rss_anonymize']['peak_rss_mb'] / 1024:.2f} GB | "
+              + (f"{pp1['peak_rss_mb'] / 1024:.2f} GB (model loop) |" if pp1 else "|")]
+    pipe = extra.get("pipeline") or {}
+    for case, what in (("anonymize", "anonymize 1280x720, 1 face"),
+                       ("demo", "photo demo 1200x900, 5 faces")):
+        r = pipe.get(case)
+        if r:
+            lines.append(f"| pipeline efficiency, {what} (of the animation alone) | "
+                         f"{100 * r['variants']['pipeline']['efficiency']:.0f} % | |")
+    lines.append(f"| static graphs: first-run export (vox-256) / later process setup | "
+                 f"{ef['fomm_export_s']:.0f} s / {ea['fomm_setup_s']:.1f} s | none (eager) |")
+    return "\n".join(lines)
+
+
 def _row(name: str, r: dict) -> str:
     spf = r.get("seconds_per_frame") or (1 / r["face_frames_per_s"])
     rss = r.get("peak_rss_mb")
@@ -389,7 +522,7 @@ def _row(name: str, r: dict) -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for mode in ("--worker", "--compare_worker", "--sgemm_worker", "--micro_worker",
-                 "--profile_worker"):
+                 "--profile_worker", "--export_worker", "--rss_worker"):
         p.add_argument(mode, action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--config", default="vox-256")
     p.add_argument("--weights", default=str(VOX_WEIGHTS))
@@ -400,6 +533,9 @@ def main() -> int:
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--check_eager", action="store_true")
+    p.add_argument("--case", default="demo", help="rss worker: demo or anonymize")
+    p.add_argument("--no-pipeline", dest="pipeline", action="store_false",
+                   help="skip the pipeline efficiency runs (benchmarks/bench_pipeline.py)")
     p.add_argument("--quick", action="store_true", help="few frames, skip ppgan")
     p.add_argument("--no-ppgan", dest="ppgan", action="store_false")
     p.add_argument("--profile", action="store_true",
@@ -410,9 +546,11 @@ def main() -> int:
     p.add_argument("--json", type=Path, help="also write all figures here")
     args = p.parse_args()
     sys.path.insert(0, str(HERE))
-    if args.worker or args.compare_worker or args.sgemm_worker or args.micro_worker:
+    if args.worker or args.compare_worker or args.sgemm_worker or args.micro_worker or \
+            args.export_worker or args.rss_worker:
         fn = compare_worker if args.compare_worker else sgemm_worker if args.sgemm_worker \
-            else micro_worker if args.micro_worker else worker
+            else micro_worker if args.micro_worker else export_worker if args.export_worker \
+            else rss_worker if args.rss_worker else worker
         print(json.dumps(fn(args)))
         return 0
     if args.profile_worker:
@@ -462,6 +600,17 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             for b in (1, 8):
                 rows[f"ppgan 2.1.0 b{b}"] = run_ppgan(py, b, 3 * b if b > 1 else 8, t, Path(tmp))
+    # first run (export) and a later process (reuse) of the static engines, in a cache of
+    # this run's own
+    with tempfile.TemporaryDirectory() as cache:
+        env_c = dict(env, PPGAN_FOM_ENGINE_CACHE=cache)
+        extra["export_first"] = run_worker(env_c, "--export_worker", **vox)
+        extra["export_again"] = run_worker(env_c, "--export_worker", **vox)
+    # peak RSS of whole runs as users run them (the exports cached)
+    for case in ("demo", "anonymize"):
+        extra[f"rss_{case}"] = run_worker(env, "--rss_worker", case=case, **vox)
+    if args.pipeline:
+        extra["pipeline"] = run_pipeline(env, t, args.quick)
     if args.profile:
         for fl in ("0", "1"):
             extra[f"profile_fast{fl}"] = run_worker(env, "--profile_worker", frames=6,
@@ -525,8 +674,28 @@ def main() -> int:
                   f"{prof['wall_ms_min'] - prof['onednn_ms']:.1f} ms")
             for ms, n, what in prof["top"][:14]:
                 print(f"  {ms:8.2f} ms  x{n:<3d} {what}")
+    ef, ea = extra["export_first"], extra["export_again"]
+    print(f"static engines, first run (empty cache): vox-256 FOMM engine {ef['fomm_setup_s']:.1f} s "
+          f"(export {ef['fomm_export_s']:.1f} s), BlazeFace {ef['blazeface_setup_s']:.1f} s; a "
+          f"later process: {ea['fomm_setup_s']:.1f} s and {ea['blazeface_setup_s']:.1f} s "
+          f"(export reused: {ea['fomm_export_s'] is None and not ea['eager_networks_built']})")
+    rd, ra = extra["rss_demo"], extra["rss_anonymize"]
+    print(f"peak RSS of whole vox-256 runs: demo (1 face, 3 s clip) {rd['peak_rss_mb']:.0f} MB, "
+          f"anonymize (1280x720, 1 face, 3 s) {ra['peak_rss_mb']:.0f} MB; first run with the "
+          f"export {ef['peak_rss_mb']:.0f} MB (engines only)")
+    pipe = extra.get("pipeline")
+    if pipe:
+        for case in ("anonymize", "demo"):
+            r = pipe.get(case)
+            if r:
+                v = r["variants"]["pipeline"]
+                print(f"pipeline efficiency, {case} ({r['faces']} face(s)): "
+                      f"{100 * v['efficiency']:.1f} % of the animation alone "
+                      f"(pairs {', '.join(f'{100 * x:.1f}' for x in v['efficiency_pairs'])})")
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (above {t}: other processes "
           f"competed for the cores; figures are pessimistic)")
+    print()
+    print(markdown_table(rows, extra, t))
     if args.json:
         args.json.write_text(json.dumps({"machine": machine(), "rows": rows, **extra}, indent=1))
     return 0

@@ -22,7 +22,7 @@ def broken_export(monkeypatch, tmp_path):
     """A fresh export cache (nothing to reuse) and an export that fails."""
     monkeypatch.setenv("PPGAN_FOM_ENGINE_CACHE", str(tmp_path / "engines"))
 
-    def fail(self, root, size):
+    def fail(self, *args):
         raise RuntimeError("graph export broke\nsecond line")
 
     monkeypatch.setattr(StaticEngine, "_export_all", fail)

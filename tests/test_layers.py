@@ -19,10 +19,10 @@ REPO = Path(__file__).resolve().parents[1]
 #: Units from the bottom layer up. A unit is a module or a package (every module below it).
 LAYERS: List[List[str]] = [
     # 0: errors, shared types, runtime (device, threads), dependency checks, safe checkpoint
-    #    reading, atomic file helpers, progress bars
+    #    reading, atomic file helpers, progress bars, static graphs on Paddle Inference
     ["ppgan_fom.errors", "ppgan_fom.types", "ppgan_fom.fsutil", "ppgan_fom.runtime",
      "ppgan_fom.deps", "ppgan_fom.checkpoint", "ppgan_fom.progress", "ppgan_fom.version",
-     "ppgan_fom.logs"],
+     "ppgan_fom.logs", "ppgan_fom.static_graphs"],
     # 1: geometry (no Paddle), media IO, configs and options, weights registry, audio DSP,
     #    scene cuts
     ["ppgan_fom.geometry", "ppgan_fom.media", "ppgan_fom.config", "ppgan_fom.options",

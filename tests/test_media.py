@@ -210,6 +210,8 @@ def test_encoder_settings_reach_the_file(tmp_path: Path) -> None:
             ("h264", "yuv420p", 6, 1)
     mkv = tmp_path / "o.mkv"
     with VideoWriter(mkv, fps=10, size=(64, 48)) as vw:
+        # the defaults: CRF 18 at x264's faster preset (docs/performance.md: the trade-off)
+        assert vw._encoder.stream.options == {"crf": "18", "preset": "faster"}
         vw.write(smooth_frames(1, 64, 48)[0])
     assert probe_video(mkv).format.startswith("matroska")
 

@@ -57,12 +57,14 @@ def test_run_writes_playable_video(tmp_path, clip, photo, multi, n_faces):
     frames = read_all(out)
     assert len(frames) == 90
     # outside every paste mask, the decoded frames equal the photo within codec noise
+    # (x264 'faster' at CRF 18: mean about 1.9-2.05 grey levels, 4:2:0 chroma included;
+    # 'medium' gave about 1.8: docs/performance.md)
     faces = [np.zeros((64, 64, 3), np.uint8)] * len(boxes)
     _, mask = paste_faces(image, list(zip(boxes, faces)), ratio=pred.options.ratio)
     outside = ~mask
     for f in frames[::15]:
         diff = np.abs(f[:h, :w].astype(int) - image.astype(int))[outside]
-        assert diff.mean() < 2.0 and np.percentile(diff, 99) <= 12
+        assert diff.mean() < 2.2 and np.percentile(diff, 99) <= 12
         inside = np.abs(f[:h, :w].astype(int) - image.astype(int))[mask]
         assert inside.mean() > 10  # the faces really were replaced
 

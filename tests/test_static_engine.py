@@ -100,6 +100,19 @@ def test_static_matches_eager(name, engine):
     assert _max_diff(eng.keypoints(drv)["value"].numpy(), kd["value"].numpy()) <= 1e-5
 
 
+@pytest.mark.parametrize("name", ["small64", "mobile128"])
+@pytest.mark.parametrize("engine", ["static-direct", "static-fast"])
+def test_static_encoder_matches_eager(name, engine):
+    """The source encoder runs as its own exported graph (once per face): its features
+    stay within float rounding of the eager encoder's."""
+    g, engines = _engines(name)
+    ref, eng = engines["eager"], engines[engine]
+    srcs = paddle.concat([_t(g["source"]), _t(g["driving"])[:2]])
+    want = ref.encode(srcs).numpy()
+    got = eng.encode(srcs).numpy()
+    assert _max_diff(got, want) <= 1e-5 * float(np.abs(want).max())  # seen: 6e-7, 1.3e-6
+
+
 def _ops(engine, name="gen") -> str:
     from ppgan_fom.engine import _model_file
 
@@ -129,8 +142,8 @@ def test_fast_layers_are_used_on_the_cpu_only(monkeypatch):
     import ppgan_fom.engine as E
 
     seen = []
-    monkeypatch.setattr(E.StaticEngine, "_export_all", lambda self, root, s: seen.append(root))
-    monkeypatch.setattr(E, "_Predictor", lambda *a, **k: None)
+    monkeypatch.setattr(E.StaticEngine, "_export_all", lambda self, root, g, kp: seen.append(root))
+    monkeypatch.setattr(E, "Predictor", lambda *a, **k: None)
     gen, kp = engines["eager"].generator, engines["eager"].kp_detector
     assert E.StaticEngine(gen, kp, 64, "k-cpu", gpu=False).fast_layers
     assert not E.StaticEngine(gen, kp, 64, "k-gpu", gpu=True).fast_layers

@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import OutputError, RuntimeFailure
 from ..types import PathLike
 from .audio import AudioTrack, TransformFactory
-from .encoders import GifEncoder, H264Encoder, even_size
+from .encoders import DEFAULT_CRF, DEFAULT_PRESET, GifEncoder, H264Encoder, even_size
 from .paths import (MP4_FAMILY, check_video_suffix, make_temp_path, no_space, publish,
                     unlink_quietly)
 from .probe import av_reason, open_input
@@ -87,7 +87,7 @@ class VideoWriter:
                  audio_from: Optional[PathLike] = None,
                  audio_transform: Optional[TransformFactory] = None,
                  origin: Optional[float] = None,
-                 crf: int = 18, preset: str = "medium") -> None:
+                 crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET) -> None:
         if not (isinstance(fps, (int, float, Fraction)) and math.isfinite(fps) and fps > 0):
             raise ValueError(f"fps must be a positive number, got {fps!r}")
         w, h = (int(v) for v in size)

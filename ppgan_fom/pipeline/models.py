@@ -79,18 +79,23 @@ def load_animator(options: AnimateOptions) -> Tuple[ModelConfig, "Animator"]:
     chosen = options.weight_path is None
     weights = official_weights(options) if chosen else options.weight_path
     path = resolve_weights(str(weights))
-    try:
-        gen, kp = load_fomm(cfg, path, inference=True)
-    except WeightsError as exc:
-        if not chosen or cfg.name in OFFICIAL_CONFIGS:
-            raise
-        raise WeightsError(f"{exc} (config {cfg.name} got the official weights "
-                           f"'{weights}', chosen as PaddleGAN does from --mobile_net and "
-                           f"--image_size; pass --weight_path with weights for this config)"
-                           ) from None
-    engine = make_engine(engine_kind, gen, kp, cfg.image_size, path, repr(cfg),
-                         resolve_threads(options.threads), device)
-    return cfg, Animator(gen, kp, cfg.image_size, options.batch_size, engine=engine)
+
+    def networks():
+        try:
+            return load_fomm(cfg, path, inference=True)
+        except WeightsError as exc:
+            if not chosen or cfg.name in OFFICIAL_CONFIGS:
+                raise
+            raise WeightsError(f"{exc} (config {cfg.name} got the official weights "
+                               f"'{weights}', chosen as PaddleGAN does from --mobile_net and "
+                               f"--image_size; pass --weight_path with weights for this "
+                               f"config)") from None
+
+    # the networks are built only if needed: a cached static export runs without them
+    engine = make_engine(engine_kind, None, None, cfg.image_size, path, repr(cfg),
+                         resolve_threads(options.threads), device, networks=networks)
+    return cfg, Animator(image_size=cfg.image_size, batch_size=options.batch_size,
+                         engine=engine, networks=networks)
 
 
 def _engine_kind(options: AnimateOptions, device: str) -> Optional[str]:
