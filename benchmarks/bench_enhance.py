@@ -48,7 +48,7 @@ FALLBACK_VOX = BENCH / "vox256_project_random_seed20240601.pdparams"
 def ensure_gpen_weights() -> Path:
     if not GPEN_WEIGHTS.exists():
         from gpen_helpers import GOLDEN_SEED, LIST_512, recipe_weights
-        from ppgan_fom.weights import save_checkpoint
+        from ppgan_fom.checkpoint import save_checkpoint
 
         save_checkpoint(GPEN_WEIGHTS, recipe_weights(LIST_512, GOLDEN_SEED))
     return GPEN_WEIGHTS
@@ -62,7 +62,7 @@ def ensure_vox_weights() -> Path:
 
         from ppgan_fom.config import PRESETS
         from ppgan_fom.model import build_fomm
-        from ppgan_fom.weights import save_checkpoint
+        from ppgan_fom.checkpoint import save_checkpoint
 
         paddle.seed(20240601)
         gen, kp = build_fomm(PRESETS["vox-256"])
@@ -75,8 +75,8 @@ def faces(n: int):
     """n 256 px uint8 faces: the bundled portrait, every other one mirrored."""
     import numpy as np
 
-    from ppgan_fom.compositing import resize_square
-    from ppgan_fom.video_io import read_image
+    from ppgan_fom.geometry import resize_square
+    from ppgan_fom.media import read_image
 
     face = resize_square(read_image(SOURCE), 256)
     return np.stack([face if i % 2 == 0 else face[:, ::-1] for i in range(n)])

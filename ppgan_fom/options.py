@@ -91,7 +91,7 @@ class AnimateOptions:
         type=int)
     face_enhancement: bool = _opt(
         False, "pass every animated face through PaddleGAN's GPEN-512 face enhancer before "
-               "pasting it (sharper teeth, eyes and hair; about 5x the animation's cost on "
+               "pasting it (sharper teeth, eyes and hair; about 9x the animation's cost on "
                "a CPU; downloads GPEN-512.pdparams, about 290 MB, once)")
     enhancer_weight_path: Optional[str] = _opt(
         None, "GPEN weights for --face_enhancement: a local .pdparams (PaddleGAN's GPEN "
