@@ -194,3 +194,24 @@ def test_enhancer_weights_offline_fail_before_the_fomm_loads(tmp_path, monkeypat
                                                "--enhancer_weight_path"):
             make()
     assert models.ENHANCER_WEIGHTS == "gpen-512"
+
+
+@pytest.mark.slow
+def test_shared_models_get_the_enhancer_a_run_asks_for(gpen):
+    """The web app loads the models once without an enhancer and hands them to each job:
+    a job with face_enhancement must still enhance (and keep sharing the FOMM)."""
+    from ppgan_fom import FaceAnonymizer, FirstOrderPredictor
+    from ppgan_fom.options import AnimateOptions
+    from ppgan_fom.pipeline import load_models
+
+    shared = load_models(AnimateOptions(config=str(SMALL_CFG), weight_path=str(SMALL_WEIGHTS)))
+    assert shared.enhancer is None
+    common = dict(config=str(SMALL_CFG), weight_path=str(SMALL_WEIGHTS), models=shared)
+    ask = dict(face_enhancement=True, enhancer_weight_path=str(gpen))
+    anon = FaceAnonymizer(**common, **ask)
+    pred = FirstOrderPredictor(**common, **ask)
+    for job in (anon, pred):
+        assert job.enhancer is not None and job.enhancer.size == 64
+        assert job.animator is shared.animator  # the FOMM is not loaded again
+    assert FaceAnonymizer(**common).enhancer is None
+    assert FirstOrderPredictor(**common).enhancer is None

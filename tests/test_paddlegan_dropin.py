@@ -111,6 +111,15 @@ def test_every_keyword_in_paddlegans_positional_order():
     assert by_position == by_keyword
     for name, value in values.items():
         assert getattr(by_position, name) == value, name
+    # each position alone (several of PaddleGAN's are booleans: a swap of two of them
+    # passing True to both would go unseen above)
+    defaults = AnimateOptions()
+    for i, name in enumerate(values):
+        args = [getattr(defaults, k) for k in list(values)[:i]]
+        flipped = (not getattr(defaults, name)) if isinstance(values[name], bool) else values[name]
+        got = FirstOrderPredictor(*args, flipped, load_models=False).options
+        changed = [k for k in values if getattr(got, k) != getattr(defaults, k)]
+        assert changed == [name], f"position {i} set {changed}, not {name!r}"
     # PaddleGAN's README form: the output directory as the first positional argument
     p = FirstOrderPredictor("output_dir", relative=True, load_models=False)
     assert p.options.output == "output_dir" and p.options.relative

@@ -5,7 +5,7 @@ to it)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Tuple
 
@@ -172,9 +172,13 @@ class Models:
     enhancer: Any = None
 
     def with_enhancer(self, options: AnimateOptions) -> "Models":
-        """Load the enhancer into these models when ``options`` ask for it and it is not
-        loaded yet (once per process for shared models); returns ``self``."""
-        if options.face_enhancement and self.enhancer is None:
+        """The models one run with ``options`` uses: with ``face_enhancement`` these
+        models, the enhancer loaded into them if it is not yet (once per process for
+        shared models); without it, the same FOMM and no enhancer, even when shared
+        models hold one for other runs."""
+        if not options.face_enhancement:
+            return self if self.enhancer is None else replace(self, enhancer=None)
+        if self.enhancer is None:
             self.enhancer = load_enhancer(options)
         return self
 
