@@ -621,7 +621,16 @@ def test_ctrl_c_mid_run(tmp_path, face):
         assert proc.poll() is None
         t0 = time.monotonic()
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-        _, err = proc.communicate(timeout=30)
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # show where it hangs: every thread's stack
+            proc.send_signal(signal.SIGUSR1)  # the command lines print them on SIGUSR1
+            time.sleep(2)
+            proc.kill()
+            _, err = proc.communicate(timeout=30)
+            dump = "\n".join(ln for ln in err.replace("\r", "\n").splitlines()
+                             if not ln.lstrip().startswith("animating"))  # no bar lines
+            pytest.fail("still running 30 s after Ctrl-C; its threads:\n" + dump[-6000:])
         elapsed = time.monotonic() - t0
     finally:
         if proc.poll() is None:

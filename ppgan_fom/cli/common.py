@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import errno
+import faulthandler
 import logging
 import os
+import signal
 import sys
 import traceback
 import warnings
@@ -88,6 +90,18 @@ def _one_line(text: str) -> str:
     return " | ".join(ln.strip() for ln in str(text).splitlines() if ln.strip())
 
 
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is among the exceptions ``exc`` was raised while
+    handling (e.g. ``ImportError: initialization failed`` after Ctrl-C in an import)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def _fail(args: argparse.Namespace, message: str, code: int) -> int:
     if getattr(args, "debug", False):
         traceback.print_exc()
@@ -114,6 +128,11 @@ def run_cli(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]],
     else:  # paddle's import-time notice about a C++ build cache is noise here
         warnings.filterwarnings("ignore", message="No ccache found")
     _warn_deprecated(parser, argv)
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>` prints every thread's stack (a hang)
+        try:
+            faulthandler.register(signal.SIGUSR1, all_threads=True)
+        except (AttributeError, ValueError, OSError):  # stderr is not a file (captured)
+            pass
     try:
         require()  # Paddle and OpenCV are not core requirements: one line if absent
         result = body(args)
@@ -130,6 +149,8 @@ def run_cli(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]],
         return _fail(args, f"{exc.strerror or exc}{where} (run with --debug for the "
                            f"traceback)", EXIT_FAILURE)
     except Exception as exc:  # a bug: still one line, traceback with --debug
+        if _caused_by_interrupt(exc):  # Ctrl-C inside an import or a finaliser
+            return _fail(args, interrupted, EXIT_FAILURE)
         detail = _one_line(str(exc))[:300] or "no message"
         return _fail(args, f"unexpected {type(exc).__name__}: {detail} (this is a bug; "
                            f"run with --debug for the traceback)", EXIT_FAILURE)
