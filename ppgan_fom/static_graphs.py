@@ -22,13 +22,10 @@ import hashlib
 import logging
 import os
 import shutil
-import signal
 import tempfile
-import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -54,33 +51,6 @@ ONEDNN_OPS = frozenset({"conv2d", "depthwise_conv2d", "fused_conv2d", "pool2d", 
 ONEDNN_CACHE_SHAPES = 3
 
 Graphs = Dict[str, Tuple[object, Sequence]]
-
-
-@contextmanager
-def interrupts_deferred() -> Iterator[None]:
-    """Ctrl-C during the block takes effect when it ends, never inside it.
-
-    A ``KeyboardInterrupt`` raised while Paddle Inference runs its oneDNN kernels could
-    leave the OpenMP team spinning: Ctrl-C on a loaded 2-core machine hung the demo for
-    good in some runs, inside ``predictor.run()`` with the main thread and an OpenMP worker
-    both spinning in ``GOMP_parallel_end``. One graph run takes well under a second, so
-    deferring the interrupt to its end costs nothing noticeable. Main thread only (signal
-    handlers live there); elsewhere the block runs as is."""
-    previous = (signal.getsignal(signal.SIGINT)
-                if threading.current_thread() is threading.main_thread() else None)
-    if previous is None:  # another thread, or a handler Python did not install
-        yield
-        return
-    caught: List[Tuple[int, object]] = []
-    signal.signal(signal.SIGINT, lambda sig, frame: caught.append((sig, frame)))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if caught and callable(previous):  # what Ctrl-C would have done, now
-            previous(*caught[0])
-        elif caught and previous == signal.SIG_DFL:
-            signal.raise_signal(signal.SIGINT)  # the default: the process ends
 
 
 def strict_mode() -> bool:
@@ -225,6 +195,5 @@ class Predictor:
         for handle, arr in zip(self.inputs, arrays):
             handle.reshape(list(arr.shape))
             handle.copy_from_cpu(np.ascontiguousarray(arr, dtype=np.float32))
-        with interrupts_deferred():
-            self.predictor.run()
+        self.predictor.run()
         return [h.copy_to_cpu() for h in self.outputs]
