@@ -12,9 +12,10 @@
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence
 
 import av
 
@@ -28,6 +29,26 @@ from .probe import av_reason, open_input
 logger = logging.getLogger(__name__)
 
 __all__ = ["copy_video_with_audio", "concat_videos"]
+
+
+@contextmanager
+def _atomic_output(dst: Path, what: str) -> Iterator[Path]:
+    """A temporary path beside ``dst``, moved into place when the block ends; on any
+    failure it is removed, and FFmpeg or file-system errors become one
+    :class:`RuntimeFailure` (``what`` failed, or the disk is full)."""
+    tmp = make_temp_path(dst)
+    try:
+        yield tmp
+        publish(tmp, dst)
+    except (av.FFmpegError, OSError) as exc:
+        unlink_quietly(tmp)
+        if no_space(exc):
+            raise RuntimeFailure(f"no space left on device while writing {dst}; nothing "
+                                 f"was saved") from None
+        raise RuntimeFailure(f"{what} failed: {av_reason(exc)}") from None
+    except BaseException:
+        unlink_quietly(tmp)
+        raise
 
 
 def copy_video_with_audio(src: PathLike, dst: PathLike,
@@ -49,42 +70,32 @@ def copy_video_with_audio(src: PathLike, dst: PathLike,
     if dst.suffix.lower() == ".gif":
         raise OutputError(f"{dst}: a GIF cannot hold a copied video stream or audio; "
                           f"use .mp4, .mov or .mkv")
-    tmp = make_temp_path(dst)
     audio: Optional[AudioTrack] = None
     try:
-        with open_input(src) as inp:
-            if not inp.streams.video:
-                raise VideoError(f"no video stream in {src}")
-            vin = inp.streams.video[0]
-            options = {"movflags": "+faststart"} if dst.suffix.lower() in MP4_FAMILY else {}
-            with av.open(str(tmp), mode="w", options=options) as out:
-                try:
-                    vout = out.add_stream_from_template(vin)
-                except (av.FFmpegError, ValueError) as exc:
-                    raise OutputError(f"{dst}: cannot hold the {vin.codec_context.name} video "
-                                      f"of {src} ({av_reason(exc)}); use .mkv") from None
-                if inp.streams.audio:
-                    audio = AudioTrack(src, out, dst.suffix, audio_transform)
-                    audio.origin = 0.0  # the copied picture keeps its own timestamps
-                for packet in inp.demux(vin):
-                    if packet.dts is None or not packet.size:
-                        continue
+        with _atomic_output(dst, f"copying {src} to {dst}") as tmp:
+            with open_input(src) as inp:
+                if not inp.streams.video:
+                    raise VideoError(f"no video stream in {src}")
+                vin = inp.streams.video[0]
+                options = {"movflags": "+faststart"} if dst.suffix.lower() in MP4_FAMILY else {}
+                with av.open(str(tmp), mode="w", options=options) as out:
+                    try:
+                        vout = out.add_stream_from_template(vin)
+                    except (av.FFmpegError, ValueError) as exc:
+                        raise OutputError(f"{dst}: cannot hold the {vin.codec_context.name} video "
+                                          f"of {src} ({av_reason(exc)}); use .mkv") from None
+                    if inp.streams.audio:
+                        audio = AudioTrack(src, out, dst.suffix, audio_transform)
+                        audio.origin = 0.0  # the copied picture keeps its own timestamps
+                    for packet in inp.demux(vin):
+                        if packet.dts is None or not packet.size:
+                            continue
+                        if audio is not None:
+                            audio.mux_until(float(packet.dts * packet.time_base))
+                        packet.stream = vout
+                        out.mux(packet)
                     if audio is not None:
-                        audio.mux_until(float(packet.dts * packet.time_base))
-                    packet.stream = vout
-                    out.mux(packet)
-                if audio is not None:
-                    audio.finish(float("inf"))  # the whole sound track, as in the input
-        publish(tmp, dst)
-    except (av.FFmpegError, OSError) as exc:
-        unlink_quietly(tmp)
-        if no_space(exc):
-            raise RuntimeFailure(f"no space left on device while writing {dst}; nothing "
-                                 f"was saved") from None
-        raise RuntimeFailure(f"copying {src} to {dst} failed: {av_reason(exc)}") from None
-    except BaseException:
-        unlink_quietly(tmp)
-        raise
+                        audio.finish(float("inf"))  # the whole sound track, as in the input
     finally:
         if audio is not None:
             audio.close()
@@ -144,79 +155,68 @@ def concat_videos(parts: Sequence[PathLike], output: PathLike,
     if not paths:
         raise RuntimeFailure(f"no parts to join into {dst}")
     inputs: list = []
-    tmp = make_temp_path(dst)
     audio: Optional[AudioTrack] = None
     written = 0
     try:
-        inputs.extend(open_input(p) for p in paths)
-        streams = []
-        for p, c in zip(paths, inputs):
-            if len(c.streams.video) != 1:
-                raise RuntimeFailure(f"part {p} of {dst} must have one video stream")
-            streams.append(c.streams.video[0])
-        first = streams[0]
-        for p, st in zip(paths[1:], streams[1:]):
-            a, b = first.codec_context, st.codec_context
-            if (a.name, a.width, a.height, a.pix_fmt, bytes(a.extradata or b"")) != \
-                    (b.name, b.width, b.height, b.pix_fmt, bytes(b.extradata or b"")) \
-                    or st.time_base != first.time_base:
-                raise RuntimeFailure(f"part {p} of {dst} was not encoded like {paths[0]} "
-                                     f"(codec parameters or time base differ)")
-        tb = first.time_base
-        options = {}
-        if dst.suffix.lower() in MP4_FAMILY:
-            options = {"movflags": "+faststart", "movie_timescale": str(_tick_rate(tb))}
-        with av.open(str(tmp), mode="w", options=options) as out:
-            vout = out.add_stream_from_template(first)
-            vout.time_base = tb
-            if audio_from is not None:
-                with open_input(Path(audio_from), "audio source") as src:
-                    has_audio = bool(src.streams.audio)
-                if has_audio:
-                    audio = AudioTrack(Path(audio_from), out, dst.suffix, audio_transform)
-                    audio.origin = float(origin)
-            last_dts: Optional[int] = None
-            last_pts: Optional[int] = None
-            end = 0
-            for p, c, st in zip(paths, inputs, streams):
-                part_pts: List[int] = []
-                for packet in c.demux(st):
-                    if packet.dts is None or not packet.size:
-                        continue
-                    pts = packet.pts if packet.pts is not None else packet.dts
-                    if last_pts is not None and not part_pts and pts <= last_pts:
-                        raise RuntimeFailure(f"part {p} of {dst} starts at or before the end "
-                                             f"of the previous part")
-                    dts = packet.dts
-                    if last_dts is not None and dts <= last_dts:
-                        dts = last_dts + 1
-                        if dts > pts:
-                            raise RuntimeFailure(f"part {p} of {dst} cannot follow the "
-                                                 f"previous part (decoding times)")
-                        packet.dts = dts
-                    last_dts = dts
-                    part_pts.append(pts)
-                    end = max(end, pts + (packet.duration or 0))
-                    if audio is not None:
-                        audio.mux_until(float(dts * tb))
-                    packet.stream = vout
-                    out.mux(packet)
-                    written += 1
-                if part_pts:
-                    last_pts = max(part_pts)
-            if audio is not None:
-                audio.finish(float(end * tb) if audio_end is None else float(audio_end))
-        publish(tmp, dst)
-    except (av.FFmpegError, OSError) as exc:
-        unlink_quietly(tmp)
-        if no_space(exc):
-            raise RuntimeFailure(f"no space left on device while writing {dst}; nothing "
-                                 f"was saved") from None
-        raise RuntimeFailure(f"joining {len(paths)} parts into {dst} failed: "
-                             f"{av_reason(exc)}") from None
-    except BaseException:
-        unlink_quietly(tmp)
-        raise
+        with _atomic_output(dst, f"joining {len(paths)} parts into {dst}") as tmp:
+            inputs.extend(open_input(p) for p in paths)
+            streams = []
+            for p, c in zip(paths, inputs):
+                if len(c.streams.video) != 1:
+                    raise RuntimeFailure(f"part {p} of {dst} must have one video stream")
+                streams.append(c.streams.video[0])
+            first = streams[0]
+            for p, st in zip(paths[1:], streams[1:]):
+                a, b = first.codec_context, st.codec_context
+                if (a.name, a.width, a.height, a.pix_fmt, bytes(a.extradata or b"")) != \
+                        (b.name, b.width, b.height, b.pix_fmt, bytes(b.extradata or b"")) \
+                        or st.time_base != first.time_base:
+                    raise RuntimeFailure(f"part {p} of {dst} was not encoded like {paths[0]} "
+                                         f"(codec parameters or time base differ)")
+            tb = first.time_base
+            options = {}
+            if dst.suffix.lower() in MP4_FAMILY:
+                options = {"movflags": "+faststart", "movie_timescale": str(_tick_rate(tb))}
+            with av.open(str(tmp), mode="w", options=options) as out:
+                vout = out.add_stream_from_template(first)
+                vout.time_base = tb
+                if audio_from is not None:
+                    with open_input(Path(audio_from), "audio source") as src:
+                        has_audio = bool(src.streams.audio)
+                    if has_audio:
+                        audio = AudioTrack(Path(audio_from), out, dst.suffix, audio_transform)
+                        audio.origin = float(origin)
+                last_dts: Optional[int] = None
+                last_pts: Optional[int] = None
+                end = 0
+                for p, c, st in zip(paths, inputs, streams):
+                    part_pts: List[int] = []
+                    for packet in c.demux(st):
+                        if packet.dts is None or not packet.size:
+                            continue
+                        pts = packet.pts if packet.pts is not None else packet.dts
+                        if last_pts is not None and not part_pts and pts <= last_pts:
+                            raise RuntimeFailure(f"part {p} of {dst} starts at or before the end "
+                                                 f"of the previous part")
+                        dts = packet.dts
+                        if last_dts is not None and dts <= last_dts:
+                            dts = last_dts + 1
+                            if dts > pts:
+                                raise RuntimeFailure(f"part {p} of {dst} cannot follow the "
+                                                     f"previous part (decoding times)")
+                            packet.dts = dts
+                        last_dts = dts
+                        part_pts.append(pts)
+                        end = max(end, pts + (packet.duration or 0))
+                        if audio is not None:
+                            audio.mux_until(float(dts * tb))
+                        packet.stream = vout
+                        out.mux(packet)
+                        written += 1
+                    if part_pts:
+                        last_pts = max(part_pts)
+                if audio is not None:
+                    audio.finish(float(end * tb) if audio_end is None else float(audio_end))
     finally:
         if audio is not None:
             audio.close()
