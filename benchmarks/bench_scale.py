@@ -108,17 +108,20 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--small", action="store_true", help="tiny 64x64 test weights")
     ap.add_argument("--out", type=Path, default=None, help="keep the outputs here")
+    ap.add_argument("--batch_size", type=int, default=1, help="the anonymizer's default: 1")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("PPGAN_FOM_PROGRESS", "0")
     if args.small:
         model = {"config": str(SMALL / "fom_small64.yaml"),
-                 "weight_path": str(SMALL / "fom_small64_random.pdparams"), "batch_size": 8}
+                 "weight_path": str(SMALL / "fom_small64_random.pdparams"),
+                 "batch_size": args.batch_size}
     else:
         if not VOX_WEIGHTS.is_file():
             sys.exit(f"{VOX_WEIGHTS} missing: run benchmarks/ppgan_ref/make_weights.py "
                      f"(or use --small)")
-        model = {"config": "vox-256", "weight_path": str(VOX_WEIGHTS), "batch_size": 8}
+        model = {"config": "vox-256", "weight_path": str(VOX_WEIGHTS),
+                 "batch_size": args.batch_size}
     import ray
 
     cores = os.cpu_count() or 2
