@@ -21,22 +21,13 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from bench_machine import cpu_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 DEFAULT_PHOTO = REPO.parent / "shared" / "media" / "multi_face_syndics_1200x900.jpg"
 
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (or the platform's processor string)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> int:

@@ -31,12 +31,12 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
+from bench_machine import machine as _machine  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -47,16 +47,6 @@ VOX_WEIGHTS = Path.home() / ".cache" / "ppgan-fom" / "bench" / \
     "vox256_random_seed20240601.pdparams"
 SMALL = REPO / "tests" / "data" / "fom_small64"
 
-
-def machine() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        model = next((ln.split(":", 1)[1].strip() for ln in out.splitlines()
-                      if ln.startswith("Model name")), "unknown CPU")
-    except OSError:
-        model = "unknown CPU"
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    return f"{model}, {os.cpu_count()} cores, load average {load}"
 
 
 def make_inputs(root: Path, videos: int, frames: int) -> None:
@@ -99,6 +89,11 @@ def run_once(name: str, src: Path, out: Path, model: dict, workers: int, cpus: i
             "videos": len(videos), "chunks": sum(v.get("chunks", 1) for v in videos),
             "seconds": round(wall, 1), "to_first_dispatch_s": round(first - started, 1),
             "frames_per_s": round(frames / wall, 3)}
+
+
+def machine() -> str:
+    """The CPU, its vector ISA, the cores and the load averages."""
+    return _machine(load=True)
 
 
 def main() -> None:

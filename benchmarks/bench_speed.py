@@ -46,12 +46,12 @@ import argparse
 import collections
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+from bench_machine import machine as _machine  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -457,16 +457,10 @@ def run_ppgan(py: str, batch: int, frames: int, threads: int, tmp: Path) -> dict
 
 
 # --------------------------------------------------------------------------- main
+
 def machine() -> str:
-    info = {}
-    for ln in open("/proc/cpuinfo"):
-        if ":" in ln:
-            k, v = (s.strip() for s in ln.split(":", 1))
-            info.setdefault(k, v)
-    flags = set(info.get("flags", "").split())
-    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE/AVX"
-    return (f"{info.get('model name', platform.processor())} ({isa}), {os.cpu_count()} cores, "
-            f"load avg {os.getloadavg()[0]:.1f}")
+    """The CPU, its vector ISA, the cores and the 1-minute load average."""
+    return f"{_machine()}, load avg {os.getloadavg()[0]:.1f}"
 
 
 def markdown_table(rows: dict, extra: dict, threads: int) -> str:

@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_machine import machine  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 WORKER = REPO / "tests" / "dist_train_worker.py"
@@ -41,15 +42,6 @@ NETS = ("generator", "kp_detector")
 RUNS = {"2proc": (2, ""), "1proc": (1, ""), "1proc_split": (1, "split:2"),
         "2proc_localbn": (2, "local")}
 
-
-def machine() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        model = next((ln.split(":", 1)[1].strip() for ln in out.splitlines()
-                      if ln.startswith("Model name")), "unknown CPU")
-    except OSError:
-        model = "unknown CPU"
-    return f"{model}, {os.cpu_count()} cores"
 
 
 def make_videos(root: Path, clips: int, frames: int, size: int) -> None:

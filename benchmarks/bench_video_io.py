@@ -13,8 +13,6 @@ It prints frames per second for decoding to RGB and for encoding from RGB, at 25
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -26,18 +24,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ppgan_fom.media import VideoWriter, iter_frames  # noqa: E402
+from bench_machine import machine  # noqa: E402
 
-
-def machine() -> str:
-    model = platform.processor() or "?"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
 
 
 def ffmpeg_exe() -> str:
