@@ -21,6 +21,7 @@ import numpy as np
 import paddle
 import pytest
 
+from golden_tensors import as_tensor, golden_kp, tile_kp
 import golden_weights
 from conftest import DATA, SMALL
 from ppgan_fom.config import from_dict, load_config
@@ -83,18 +84,6 @@ def _engine(name, kind):
     return _ENGINES[name, kind]
 
 
-def _t(a):
-    return paddle.to_tensor(np.asarray(a, np.float32))
-
-
-def _kp(g, prefix):
-    return {"value": _t(g[f"{prefix}/value"]), "jacobian": _t(g[f"{prefix}/jacobian"])}
-
-
-def _tile(kp, n):
-    return {k: paddle.tile(v, [n] + [1] * (v.ndim - 1)) for k, v in kp.items()}
-
-
 def _close(got, want, atol, what):
     diff = np.abs(np.asarray(got) - np.asarray(want))
     assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
@@ -107,7 +96,7 @@ def test_keypoints(name):
     g = _golden(name)
     _, kp = _models(name, True)
     with paddle.no_grad():
-        ks, kd = kp(_t(g["source"])), kp(_t(g["driving"]))
+        ks, kd = kp(as_tensor(g["source"])), kp(as_tensor(g["driving"]))
     for part in ("value", "jacobian"):
         _close(ks[part].numpy(), g[f"kp_source/{part}"], 5e-5, f"kp_source/{part}")
         _close(kd[part].numpy(), g[f"kp_driving/{part}"], 5e-5, f"kp_driving/{part}")
@@ -117,7 +106,7 @@ def test_keypoints(name):
 @pytest.mark.parametrize("adapt,key", [(True, "kp_norm"), (False, "kp_norm_noadapt")])
 def test_normalize_kp(name, adapt, key):
     g = _golden(name)
-    ks, kd = _kp(g, "kp_source"), _kp(g, "kp_driving")
+    ks, kd = golden_kp(g, "kp_source"), golden_kp(g, "kp_driving")
     init = {k: v[0:1] for k, v in kd.items()}
     out = normalize_kp(ks, kd, init, adapt_movement_scale=adapt, use_relative_movement=True,
                        use_relative_jacobian=True)
@@ -133,8 +122,8 @@ def test_adapt_movement_scale(name):
     from ppgan_fom.motion import movement_scale
 
     g = _golden(name)
-    kd = _kp(g, "kp_driving")
-    got = movement_scale(_kp(g, "kp_source"), {k: v[0:1] for k, v in kd.items()})
+    kd = golden_kp(g, "kp_driving")
+    got = movement_scale(golden_kp(g, "kp_source"), {k: v[0:1] for k, v in kd.items()})
     assert got == pytest.approx(float(g["adapt_movement_scale"]), rel=1e-5)
 
 
@@ -146,10 +135,10 @@ def test_generator_isolated(name, variant, mode):
     g = _golden(name)
     gen, _ = _models(name, variant == "predictor")
     n = g["driving"].shape[0]
-    kd = _kp(g, "kp_norm" if mode == "relative" else "kp_driving")
+    kd = golden_kp(g, "kp_norm" if mode == "relative" else "kp_driving")
     with paddle.no_grad():
-        out = gen(paddle.tile(_t(g["source"]), [n, 1, 1, 1]), kp_driving=kd,
-                  kp_source=_tile(_kp(g, "kp_source"), n))
+        out = gen(paddle.tile(as_tensor(g["source"]), [n, 1, 1, 1]), kp_driving=kd,
+                  kp_source=tile_kp(golden_kp(g, "kp_source"), n))
     for k in ("prediction", "deformed"):
         _close(out[k].numpy(), g[f"{mode}/{variant}/{k}"], 5e-4, f"{mode}/{variant}/{k}")
     _close(out["occlusion_map"].numpy(), g[f"{mode}/{variant}/occlusion_map"], 5e-5, "occlusion")
@@ -172,10 +161,10 @@ def test_end_to_end_relative(name, variant):
     gen, kp = _models(name, variant == "predictor")
     n = g["driving"].shape[0]
     with paddle.no_grad():
-        ks, kd = kp(_t(g["source"])), kp(_t(g["driving"]))
+        ks, kd = kp(as_tensor(g["source"])), kp(as_tensor(g["driving"]))
         kn = normalize_kp(ks, kd, {k: v[0:1] for k, v in kd.items()}, True, True, True)
-        out = gen(paddle.tile(_t(g["source"]), [n, 1, 1, 1]), kp_driving=kn,
-                  kp_source=_tile(ks, n))
+        out = gen(paddle.tile(as_tensor(g["source"]), [n, 1, 1, 1]), kp_driving=kn,
+                  kp_source=tile_kp(ks, n))
     diff = _close(out["prediction"].numpy(), g[f"relative/{variant}/prediction"], 5e-3,
                   "e2e prediction")
     assert diff.mean() < E2E_MEAN[name], f"e2e mean abs diff {diff.mean():.3g}"
@@ -189,7 +178,7 @@ def test_against_original_pytorch(mode):
     gen, kp = _models("small64", False)
     n = g["driving"].shape[0]
     with paddle.no_grad():
-        ks, kd = kp(_t(g["source"])), kp(_t(g["driving"]))
+        ks, kd = kp(as_tensor(g["source"])), kp(as_tensor(g["driving"]))
         for part in ("value", "jacobian"):
             _close(ks[part].numpy(), t[f"kp_source/{part}"], 5e-5, "torch kp_source")
             _close(kd[part].numpy(), t[f"kp_driving/{part}"], 5e-5, "torch kp_driving")
@@ -197,8 +186,8 @@ def test_against_original_pytorch(mode):
         kn = normalize_kp(ks, kd, init, True, True, True) if mode == "relative" else kd
         if mode == "relative":
             _close(kn["value"].numpy(), t["kp_norm/value"], 5e-5, "torch kp_norm")
-        out = gen(paddle.tile(_t(g["source"]), [n, 1, 1, 1]), kp_driving=kn,
-                  kp_source=_tile(ks, n))
+        out = gen(paddle.tile(as_tensor(g["source"]), [n, 1, 1, 1]), kp_driving=kn,
+                  kp_source=tile_kp(ks, n))
     diff = _close(out["prediction"].numpy(), t[f"{mode}/original/prediction"], 5e-3,
                   "torch e2e prediction")
     assert diff.mean() < 1e-4
@@ -223,7 +212,7 @@ def test_border_blend_matches_paddlegan():
 def test_engine_keypoints(name, kind):
     g = _golden(name)
     eng = _engine(name, kind)
-    ks, kd = eng.keypoints(_t(g["source"])), eng.keypoints(_t(g["driving"]))
+    ks, kd = eng.keypoints(as_tensor(g["source"])), eng.keypoints(as_tensor(g["driving"]))
     for part in ("value", "jacobian"):
         _close(ks[part].numpy(), g[f"kp_source/{part}"], 5e-5, f"{kind} kp_source/{part}")
         _close(kd[part].numpy(), g[f"kp_driving/{part}"], 5e-5, f"{kind} kp_driving/{part}")
@@ -237,9 +226,9 @@ def test_engine_generate_isolated(name, kind, mode):
     g = _golden(name)
     eng = _engine(name, kind)
     n = g["driving"].shape[0]
-    src = paddle.tile(_t(g["source"]), [n, 1, 1, 1])
-    kd = _kp(g, "kp_norm" if mode == "relative" else "kp_driving")
-    pred = eng.generate(src, eng.encode(src), kd, _tile(_kp(g, "kp_source"), n))
+    src = paddle.tile(as_tensor(g["source"]), [n, 1, 1, 1])
+    kd = golden_kp(g, "kp_norm" if mode == "relative" else "kp_driving")
+    pred = eng.generate(src, eng.encode(src), kd, tile_kp(golden_kp(g, "kp_source"), n))
     _close(pred.numpy(), g[f"{mode}/predictor/prediction"], 5e-4, f"{kind} {mode} prediction")
 
 
@@ -249,11 +238,11 @@ def test_engine_end_to_end_relative(name, kind):
     g = _golden(name)
     eng = _engine(name, kind)
     n = g["driving"].shape[0]
-    src = _t(g["source"])
-    ks, kd = eng.keypoints(src), eng.keypoints(_t(g["driving"]))
+    src = as_tensor(g["source"])
+    ks, kd = eng.keypoints(src), eng.keypoints(as_tensor(g["driving"]))
     kn = normalize_kp(ks, kd, {k: v[0:1] for k, v in kd.items()}, True, True, True)
     srcs = paddle.tile(src, [n, 1, 1, 1])
-    pred = eng.generate(srcs, eng.encode(srcs), kn, _tile(ks, n))
+    pred = eng.generate(srcs, eng.encode(srcs), kn, tile_kp(ks, n))
     diff = _close(pred.numpy(), g["relative/predictor/prediction"], 5e-3,
                   f"{kind} e2e prediction")
     assert diff.mean() < E2E_MEAN[name], f"{kind} e2e mean abs diff {diff.mean():.3g}"

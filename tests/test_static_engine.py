@@ -18,6 +18,7 @@ import paddle
 import pytest
 
 import golden_weights
+from golden_tensors import as_tensor, golden_kp, tile_kp
 from conftest import DATA, SMALL
 from ppgan_fom.config import from_dict
 from ppgan_fom.engine import EagerEngine, StaticEngine, cache_key
@@ -51,18 +52,6 @@ def _engines(name):
     return _CACHE[name]
 
 
-def _t(a):
-    return paddle.to_tensor(np.asarray(a, np.float32))
-
-
-def _kp(g, prefix):
-    return {"value": _t(g[f"{prefix}/value"]), "jacobian": _t(g[f"{prefix}/jacobian"])}
-
-
-def _tile(kp, n):
-    return {k: paddle.tile(v, [n] + [1] * (v.ndim - 1)) for k, v in kp.items()}
-
-
 def _max_diff(a, b) -> float:
     assert a.shape == b.shape, f"shape {a.shape} != {b.shape}"
     return float(np.abs(a - b).max())
@@ -73,15 +62,15 @@ def _max_diff(a, b) -> float:
 def test_engine_matches_golden(name, engine):
     g, engines = _engines(name)
     eng = engines[engine]
-    src, drv = _t(g["source"]), _t(g["driving"])
+    src, drv = as_tensor(g["source"]), as_tensor(g["driving"])
     n = drv.shape[0]
     ks, kd = eng.keypoints(src), eng.keypoints(drv)
     for part in ("value", "jacobian"):
         assert _max_diff(ks[part].numpy(), g[f"kp_source/{part}"]) <= 5e-5
         assert _max_diff(kd[part].numpy(), g[f"kp_driving/{part}"]) <= 5e-5
     srcs = paddle.tile(src, [n, 1, 1, 1])
-    pred = eng.generate(srcs, eng.encode(srcs), _kp(g, "kp_norm"),
-                        _tile(_kp(g, "kp_source"), n)).numpy()
+    pred = eng.generate(srcs, eng.encode(srcs), golden_kp(g, "kp_norm"),
+                        tile_kp(golden_kp(g, "kp_source"), n)).numpy()
     assert _max_diff(pred, g["relative/predictor/prediction"]) <= 5e-4
 
 
@@ -90,11 +79,11 @@ def test_engine_matches_golden(name, engine):
 def test_static_matches_eager(name, engine):
     g, engines = _engines(name)
     ref, eng = engines["eager"], engines[engine]
-    src, drv = _t(g["source"]), _t(g["driving"])
+    src, drv = as_tensor(g["source"]), as_tensor(g["driving"])
     n = drv.shape[0]
     srcs = paddle.tile(src, [n, 1, 1, 1])
     feats = ref.encode(srcs)
-    ks, kd = _tile(ref.keypoints(src), n), ref.keypoints(drv)
+    ks, kd = tile_kp(ref.keypoints(src), n), ref.keypoints(drv)
     want = ref.generate(srcs, feats, kd, ks).numpy()
     assert _max_diff(eng.generate(srcs, feats, kd, ks).numpy(), want) <= 2e-4
     assert _max_diff(eng.keypoints(drv)["value"].numpy(), kd["value"].numpy()) <= 1e-5
@@ -107,7 +96,7 @@ def test_static_encoder_matches_eager(name, engine):
     stay within float rounding of the eager encoder's."""
     g, engines = _engines(name)
     ref, eng = engines["eager"], engines[engine]
-    srcs = paddle.concat([_t(g["source"]), _t(g["driving"])[:2]])
+    srcs = paddle.concat([as_tensor(g["source"]), as_tensor(g["driving"])[:2]])
     want = ref.encode(srcs).numpy()
     got = eng.encode(srcs).numpy()
     assert _max_diff(got, want) <= 1e-5 * float(np.abs(want).max())  # seen: 6e-7, 1.3e-6
